@@ -1,0 +1,2 @@
+//! ledger-bench
+fn main() {}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test of the workspace, in the release profile (one profile for
+# build, clippy and tests, so that RocksDB's C++ is compiled once), plus the
+# fuzz corpora replay (part of ledger-core's tests) and a doc-test pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+cargo test --release --locked --workspace --all-targets
+cargo test --release --locked --workspace --doc
