@@ -379,6 +379,48 @@ pub trait Store: StoreRead {
     fn snapshot(&self) -> Box<dyn StoreRead + '_>;
 }
 
+/// A boxed or shared store reads like the store itself, so that the engine
+/// can hold `Box<dyn Store>` or `Arc<S>`.
+macro_rules! forward_store {
+    ($($wrapper:ident),*) => {$(
+        impl<T: StoreRead + ?Sized> StoreRead for $wrapper<T> {
+            fn get(&self, column: Column, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+                (**self).get(column, key)
+            }
+            fn multi_get(
+                &self,
+                column: Column,
+                keys: &[&[u8]],
+            ) -> Result<Vec<Option<Bytes>>, StoreError> {
+                (**self).multi_get(column, keys)
+            }
+            fn scan(&self, column: Column, range: KeyRange) -> Result<EntryIter<'_>, StoreError> {
+                (**self).scan(column, range)
+            }
+            fn last_at_or_before(
+                &self,
+                column: Column,
+                prefix: &[u8],
+                key: &[u8],
+            ) -> Result<Option<Entry>, StoreError> {
+                (**self).last_at_or_before(column, prefix, key)
+            }
+        }
+
+        impl<T: Store + ?Sized> Store for $wrapper<T> {
+            fn commit(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError> {
+                (**self).commit(batch, durability)
+            }
+            fn snapshot(&self) -> Box<dyn StoreRead + '_> {
+                (**self).snapshot()
+            }
+        }
+    )*};
+}
+
+use std::sync::Arc;
+forward_store!(Box, Arc);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -225,6 +225,18 @@ impl RocksStore {
         Ok(())
     }
 
+    /// Flushes every memtable to table files (benchmarks use it to measure
+    /// reads that must go to disk or the block cache; the ledger never needs
+    /// it, the log already makes commits durable).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for column in Column::ALL {
+            self.db
+                .flush_cf(self.cf(column)?)
+                .map_err(|e| map_error(&self.path, e))?;
+        }
+        Ok(())
+    }
+
     /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.path
@@ -450,14 +462,29 @@ impl Store for RocksStore {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
         }
+        // Resolve each column family once per batch, not once per write
+        // (a lookup by name).
+        let handles = Column::ALL
+            .iter()
+            .map(|column| self.cf(*column))
+            .collect::<Result<Vec<_>, _>>()?;
+        let handle = |column: Column| {
+            Column::ALL
+                .iter()
+                .position(|c| *c == column)
+                .and_then(|index| handles.get(index).copied())
+                .ok_or_else(|| StoreError::Backend {
+                    detail: format!("unknown column {column}"),
+                })
+        };
         let mut rocks_batch = rocksdb::WriteBatch::default();
-        for op in batch.into_ops() {
+        for op in batch.ops() {
             match op {
                 BatchOp::Put { column, key, value } => {
-                    rocks_batch.put_cf(self.cf(column)?, &key, &value);
+                    rocks_batch.put_cf(handle(*column)?, key, value);
                 }
                 BatchOp::Delete { column, key } => {
-                    rocks_batch.delete_cf(self.cf(column)?, &key);
+                    rocks_batch.delete_cf(handle(*column)?, key);
                 }
             }
         }
