@@ -187,7 +187,7 @@ fn reads(c: &mut Criterion) {
         b.iter(|| {
             refs.iter()
                 .map(|key| warm.get(Column::StateNodes, key).expect("get"))
-                .count()
+                .collect::<Vec<_>>()
         })
     });
     group.bench_function("prefix_scan_rocks_warm", |b| {

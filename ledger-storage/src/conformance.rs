@@ -144,11 +144,11 @@ pub fn multi_get_keeps_order(store: &dyn Store) {
     assert_eq!(
         got,
         vec![
-            Some(b(&[7, 7])),
+            Some(b([7, 7])),
             None,
-            Some(b(&[0, 0])),
-            Some(b(&[19, 19])),
-            Some(b(&[7, 7]))
+            Some(b([0, 0])),
+            Some(b([19, 19])),
+            Some(b([7, 7]))
         ]
     );
     assert_eq!(store.multi_get(Column::StateNodes, &[]).unwrap(), vec![]);
@@ -202,8 +202,8 @@ pub fn scans_are_ordered_and_bounded(store: &dyn Store) {
     .collect();
     assert_eq!(between, vec![vec![1, 0], vec![1, 0xff], vec![1, 0xff, 0]]);
     let odd = KeyRange {
-        start: Bound::Excluded(b(&[1])),
-        end: Bound::Included(b(&[2])),
+        start: Bound::Excluded(b([1])),
+        end: Bound::Included(b([2])),
     };
     let odd: Vec<Vec<u8>> = collect(store, Column::History, odd)
         .into_iter()

@@ -131,7 +131,7 @@ fn killed_writer_never_loses_or_tears_a_batch() {
     let seed: u64 = std::env::var("LEDGER_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::random());
+        .unwrap_or_else(rand::random);
     println!("crash test seed: {seed} (rerun with LEDGER_CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
