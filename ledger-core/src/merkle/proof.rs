@@ -259,7 +259,7 @@ impl ConsistencyProof {
 }
 
 fn encode(first: u64, second: u64, path: &[Hash]) -> Bytes {
-    let mut out = Vec::with_capacity(17 + 32 * path.len());
+    let mut out = Vec::with_capacity(path.len().saturating_mul(32).saturating_add(17));
     out.extend_from_slice(&first.to_le_bytes());
     out.extend_from_slice(&second.to_le_bytes());
     out.push(u8::try_from(path.len()).unwrap_or(u8::MAX));
