@@ -36,7 +36,9 @@ mod proof;
 mod update;
 
 pub use memory::MemoryStateTree;
-pub use node::{leaf_key, Child, InternalNode, NibblePath, Node, NodeKey, LEAF_KEY_BYTES};
+pub use node::{
+    leaf_key, range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots, LEAF_KEY_BYTES,
+};
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };

@@ -7,6 +7,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::{interior_hash, leaf_hash, StateTreeError, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::{Hash, HASH_BYTES};
@@ -193,46 +194,76 @@ impl Child {
     }
 }
 
-/// An internal node: four bit-levels of the tree, up to 16 children.
+/// The 16 child slots of an internal node, expanded for updates and hashing.
+pub type Slots = [Option<Child>; 16];
+
+/// An internal node: four bit-levels of the tree, up to 16 children, kept
+/// compact (only the present children) because caches hold many of them.
 ///
 /// Invariant: it has at least two leaves beneath it (two children, or one
 /// internal child); otherwise the tree would have compressed it away.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct InternalNode {
-    /// Children by nibble.
-    pub children: [Option<Child>; 16],
+    entries: Vec<(u8, Child)>,
 }
 
 impl InternalNode {
-    /// The hash of the binary subtree over slots `lo..hi` (a power-of-two
-    /// aligned range), by the tree's definition: empty → [`EMPTY_SUBTREE`];
-    /// a lone leaf → the leaf's hash (compression); else the node hash of
-    /// the two halves.
-    pub fn range_hash(&self, lo: usize, hi: usize) -> Hash {
-        let mut count = 0;
-        let mut only = None;
-        for child in self.children.get(lo..hi).unwrap_or(&[]).iter().flatten() {
-            count += 1;
-            only = Some(child);
+    /// A node from its expanded slots.
+    pub fn from_slots(slots: &Slots) -> Self {
+        InternalNode {
+            entries: slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, child)| child.map(|child| (slot as u8, child)))
+                .collect(),
         }
-        match (count, only) {
-            (0, _) | (_, None) => EMPTY_SUBTREE,
-            (1, Some(child)) if child.is_leaf() || hi - lo == 1 => child.hash(),
-            _ => {
-                let mid = lo + (hi - lo) / 2;
-                interior_hash(&self.range_hash(lo, mid), &self.range_hash(mid, hi))
+    }
+
+    /// The expanded slots.
+    pub fn slots(&self) -> Slots {
+        let mut slots = Slots::default();
+        for (slot, child) in &self.entries {
+            if let Some(entry) = slots.get_mut(usize::from(*slot)) {
+                *entry = Some(*child);
             }
         }
+        slots
     }
 
     /// This node's subtree hash.
     pub fn hash(&self) -> Hash {
-        self.range_hash(0, 16)
+        range_hash(&self.slots(), 0, 16)
     }
 
     /// Number of children.
     pub fn child_count(&self) -> usize {
-        self.children.iter().flatten().count()
+        self.entries.len()
+    }
+
+    /// Bytes this node takes in memory, for cache accounting.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.entries.capacity() * std::mem::size_of::<(u8, Child)>()
+    }
+}
+
+/// The hash of the binary subtree over slots `lo..hi` (a power-of-two
+/// aligned range), by the tree's definition: empty → [`EMPTY_SUBTREE`]; a
+/// lone leaf → the leaf's hash (compression); else the node hash of the two
+/// halves.
+pub fn range_hash(slots: &Slots, lo: usize, hi: usize) -> Hash {
+    let mut count = 0;
+    let mut only = None;
+    for child in slots.get(lo..hi).unwrap_or(&[]).iter().flatten() {
+        count += 1;
+        only = Some(child);
+    }
+    match (count, only) {
+        (0, _) | (_, None) => EMPTY_SUBTREE,
+        (1, Some(child)) if child.is_leaf() || hi - lo == 1 => child.hash(),
+        _ => {
+            let mid = lo + (hi - lo) / 2;
+            interior_hash(&range_hash(slots, lo, mid), &range_hash(slots, mid, hi))
+        }
     }
 }
 
@@ -244,8 +275,9 @@ pub enum Node {
     Empty,
     /// The root record of a tree with exactly one key.
     LeafRoot(Child),
-    /// An internal node.
-    Internal(InternalNode),
+    /// An internal node, shared so that caches and write sets hold it
+    /// without copying.
+    Internal(Arc<InternalNode>),
 }
 
 const TAG_EMPTY: u8 = 0;
@@ -277,19 +309,17 @@ impl Node {
             Node::Internal(node) => {
                 let mut present = 0u16;
                 let mut leaves = 0u16;
-                for (slot, child) in node.children.iter().enumerate() {
-                    if let Some(child) = child {
-                        present |= 1 << slot;
-                        if child.is_leaf() {
-                            leaves |= 1 << slot;
-                        }
+                for (slot, child) in &node.entries {
+                    present |= 1 << slot;
+                    if child.is_leaf() {
+                        leaves |= 1 << slot;
                     }
                 }
                 let mut out = Vec::with_capacity(5 + 16 * 72);
                 out.push(TAG_INTERNAL);
                 out.extend_from_slice(&present.to_le_bytes());
                 out.extend_from_slice(&leaves.to_le_bytes());
-                for child in node.children.iter().flatten() {
+                for (_, child) in &node.entries {
                     encode_child(child, &mut out);
                 }
                 out
@@ -327,17 +357,16 @@ impl Node {
                 if count == 0 || (count == 1 && leaves != 0) {
                     return Err(corrupt("internal node with fewer than two leaves beneath"));
                 }
-                let mut node = InternalNode::default();
-                for (slot, entry) in node.children.iter_mut().enumerate() {
+                let mut entries = Vec::with_capacity(count as usize);
+                for slot in 0..16u8 {
                     if present & (1 << slot) != 0 {
                         let is_leaf = leaves & (1 << slot) != 0;
-                        *entry = Some(
-                            decode_child(&mut rest, is_leaf)
-                                .ok_or_else(|| corrupt("short child"))?,
-                        );
+                        let child = decode_child(&mut rest, is_leaf)
+                            .ok_or_else(|| corrupt("short child"))?;
+                        entries.push((slot, child));
                     }
                 }
-                Node::Internal(node)
+                Node::Internal(Arc::new(InternalNode { entries }))
             }
             _ => return Err(corrupt("unknown tag")),
         };
@@ -425,15 +454,17 @@ mod tests {
 
     #[test]
     fn node_roundtrip() {
-        let mut node = InternalNode::default();
-        node.children[1] = Some(Child::Internal {
+        let mut slots = Slots::default();
+        slots[1] = Some(Child::Internal {
             version: 4,
             hash: Hash([1; 32]),
         });
-        node.children[9] = Some(Child::leaf(Hash([2; 32]), 5, &Hash([3; 32])));
+        slots[9] = Some(Child::leaf(Hash([2; 32]), 5, &Hash([3; 32])));
+        let node = InternalNode::from_slots(&slots);
+        assert_eq!(node.slots(), slots);
         for node in [
             Node::Empty,
-            Node::Internal(node.clone()),
+            Node::Internal(Arc::new(node.clone())),
             Node::LeafRoot(Child::leaf(Hash([7; 32]), 1, &Hash([8; 32]))),
         ] {
             let bytes = node.encode();
@@ -449,11 +480,12 @@ mod tests {
 
     #[test]
     fn lone_leaf_range_collapses() {
-        let mut node = InternalNode::default();
+        let mut slots = Slots::default();
         let leaf = Child::leaf(Hash([2; 32]), 5, &Hash([3; 32]));
         let other = Child::leaf(Hash([0xf0; 32]), 5, &Hash([4; 32]));
-        node.children[2] = Some(leaf);
-        node.children[15] = Some(other);
+        slots[2] = Some(leaf);
+        slots[15] = Some(other);
+        let node = InternalNode::from_slots(&slots);
         // Slots 0..8 hold only `leaf`: the left half is the leaf's own hash.
         assert_eq!(
             node.hash(),

@@ -5,10 +5,12 @@
 //! nodes on the way back up. Everything it writes goes into
 //! [`StateTreeWrites`], for the caller's one atomic store batch.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use rayon::prelude::*;
 
-use super::node::{Child, InternalNode, NibblePath, Node, NodeKey};
+use super::node::{range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots};
 use super::proof::{ProofTerminal, StateProof};
 use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::Hash;
@@ -165,7 +167,7 @@ fn read_node<R: StateTreeReader + ?Sized>(
 fn read_internal<R: StateTreeReader + ?Sized>(
     reader: &R,
     key: &NodeKey,
-) -> Result<InternalNode, StateTreeError> {
+) -> Result<Arc<InternalNode>, StateTreeError> {
     match read_node(reader, key)? {
         Node::Internal(node) => Ok(node),
         other => Err(StateTreeError::Corrupt {
@@ -202,7 +204,7 @@ fn update_subtree<R: StateTreeReader + ?Sized>(
 /// and returns the node's replacement.
 fn update_internal<R: StateTreeReader + ?Sized>(
     context: &Context<'_, R>,
-    node: InternalNode,
+    node: Arc<InternalNode>,
     path: NibblePath,
     updates: &[PreparedUpdate<'_>],
     out: &mut StateTreeWrites,
@@ -214,7 +216,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
         });
     }
     let groups = split_by_nibble(updates, |update| key_nibble(&update.key_hash, depth));
-    let mut children = node.children;
+    let mut children = node.slots();
     if updates.len() >= PARALLEL_MIN_UPDATES {
         let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
             .into_par_iter()
@@ -256,7 +258,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
 fn finish_internal<R: StateTreeReader + ?Sized>(
     context: &Context<'_, R>,
     path: NibblePath,
-    children: [Option<Child>; 16],
+    children: Slots,
     out: &mut StateTreeWrites,
 ) -> Option<Child> {
     let mut present = children.iter().flatten();
@@ -266,14 +268,14 @@ fn finish_internal<R: StateTreeReader + ?Sized>(
         (None, _) => None,
         (Some(only @ Child::Leaf { .. }), None) => Some(only),
         _ => {
-            let node = InternalNode { children };
-            let hash = node.hash();
+            let hash = range_hash(&children, 0, 16);
+            let node = InternalNode::from_slots(&children);
             out.nodes.push((
                 NodeKey {
                     version: context.version,
                     path,
                 },
-                Node::Internal(node),
+                Node::Internal(Arc::new(node)),
             ));
             Some(Child::Internal {
                 version: context.version,
@@ -354,7 +356,7 @@ fn build<R: StateTreeReader + ?Sized>(
         return Err(StateTreeError::UnsortedUpdates { index: 0 });
     }
     let groups = split_by_nibble(leaves, |leaf| key_nibble(&leaf_key_hash(leaf), depth));
-    let mut children: [Option<Child>; 16] = Default::default();
+    let mut children = Slots::default();
     if leaves.len() >= PARALLEL_MIN_UPDATES {
         let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
             .into_par_iter()
@@ -415,8 +417,9 @@ pub fn prove<R: StateTreeReader + ?Sized>(
     loop {
         let nibble = usize::from(key_nibble(key_hash, path.len()));
         let (mut lo, mut hi) = (0usize, 16usize);
+        let slots = node.slots();
         loop {
-            let range = node.children.get(lo..hi).unwrap_or(&[]);
+            let range = slots.get(lo..hi).unwrap_or(&[]);
             let mut present = range.iter().flatten();
             let first = present.next().copied();
             let count = 1 + present.count();
@@ -440,10 +443,10 @@ pub fn prove<R: StateTreeReader + ?Sized>(
                 Some(_) => {
                     let mid = lo + (hi - lo) / 2;
                     if nibble < mid {
-                        siblings.push(node.range_hash(mid, hi));
+                        siblings.push(range_hash(&slots, mid, hi));
                         hi = mid;
                     } else {
-                        siblings.push(node.range_hash(lo, mid));
+                        siblings.push(range_hash(&slots, lo, mid));
                         lo = mid;
                     }
                 }
