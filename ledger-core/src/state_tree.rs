@@ -30,11 +30,13 @@
 //! [`StateTreeWrites`], so it knows no storage engine; [`MemoryStateTree`] is
 //! the in-memory implementation used by tests and by embedders with no disk.
 
+mod cache;
 mod memory;
 mod node;
 mod proof;
 mod update;
 
+pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
 pub use memory::MemoryStateTree;
 pub use node::{
     leaf_key, range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots, LEAF_KEY_BYTES,

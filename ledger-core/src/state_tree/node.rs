@@ -71,6 +71,13 @@ impl NibblePath {
         next
     }
 
+    /// A cheap 64-bit mix of the path, for spreading keys over shards.
+    pub fn fingerprint(&self) -> u64 {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(self.packed.get(..8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(head).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ u64::from(self.len)
+    }
+
     fn packed_bytes(&self) -> &[u8] {
         self.packed.get(..self.len().div_ceil(2)).unwrap_or(&[])
     }
