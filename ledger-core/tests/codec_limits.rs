@@ -2,6 +2,12 @@
 //! is accepted, one past it is rejected with `LimitExceeded` (or `Truncated`
 //! when the bytes are not there), and nothing is allocated for the claim.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is a failing test"
+)]
+
 use bytes::Bytes;
 use ledger_core::{
     Block, BlockHeader, DecodeError, EncodeError, Hash, Limit, PublicKey, Signature, Transaction,

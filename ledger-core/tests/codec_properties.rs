@@ -2,6 +2,12 @@
 //! accepted byte string re-encodes to itself, and truncated or corrupted
 //! encodings give an error or a different valid value, never a panic.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is a failing test"
+)]
+
 use bytes::Bytes;
 use ledger_core::{
     Block, BlockHeader, Hash, PublicKey, Signature, Transaction, BLOCK_FORMAT_VERSION,

@@ -9,6 +9,12 @@
 //! Regenerate the fixtures and seeds (after a deliberate format change only)
 //! with `LEDGER_BLESS=1 cargo test --release -p ledger-core --test golden_and_corpus`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is a failing test"
+)]
+
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
