@@ -34,6 +34,7 @@ mod cache;
 mod memory;
 mod node;
 mod proof;
+mod stored;
 mod update;
 
 pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
@@ -44,6 +45,7 @@ pub use node::{
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
+pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, prove, StaleEntry, StateTreeWrites, StateUpdate};
 
 use crate::hash::{hash, Domain, Hash, HASH_BYTES};
