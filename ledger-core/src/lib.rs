@@ -47,6 +47,7 @@ pub mod codec;
 pub mod hash;
 pub mod limits;
 pub mod merkle;
+pub mod state_tree;
 pub mod store;
 pub mod types;
 pub mod verify;
