@@ -11,9 +11,15 @@ use ledger_core::Hash;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
-    let Some((first, rest)) = rest.split_first_chunk::<32>() else { return };
-    let Some((second, proof)) = rest.split_first_chunk::<32>() else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((first, rest)) = rest.split_first_chunk::<32>() else {
+        return;
+    };
+    let Some((second, proof)) = rest.split_first_chunk::<32>() else {
+        return;
+    };
     let input = Bytes::copy_from_slice(proof);
     if kind % 2 == 0 {
         if let Ok(proof) = InclusionProof::decode(&input) {
@@ -22,6 +28,12 @@ fuzz_target!(|data: &[u8]| {
         }
     } else if let Ok(proof) = ConsistencyProof::decode(&input) {
         assert_eq!(proof.encode(), input);
-        let _ = verify_consistency(proof.old_size, &Hash(*first), proof.new_size, &Hash(*second), &proof);
+        let _ = verify_consistency(
+            proof.old_size,
+            &Hash(*first),
+            proof.new_size,
+            &Hash(*second),
+            &proof,
+        );
     }
 });

@@ -131,7 +131,7 @@ pub(crate) fn key_bit(key: &Hash, index: usize) -> bool {
 /// Nibble `index` (0 = most significant) of a key position.
 pub(crate) fn key_nibble(key: &Hash, index: usize) -> u8 {
     let byte = key.0.get(index / 2).copied().unwrap_or(0);
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         byte >> 4
     } else {
         byte & 0x0f
