@@ -8,6 +8,7 @@
 //! version (big-endian) that replaced the records.
 
 use bytes::Bytes;
+use rayon::prelude::*;
 
 use super::node::{leaf_key, Node, NodeKey};
 use super::update::{StaleEntry, StateTreeWrites};
@@ -74,8 +75,15 @@ impl<S: StoreRead + ?Sized> StateTreeReader for StoredStateTree<'_, S> {
 /// Adds a version's writes to `batch`: its nodes, its value records and its
 /// stale list, so that they commit atomically with the rest of the block.
 pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
-    for (key, node) in &writes.nodes {
-        batch.put(Column::StateNodes, key.encode(), node.encode());
+    // Encoding tens of thousands of nodes is worth both cores.
+    let encoded: Vec<(Vec<u8>, Vec<u8>)> = writes
+        .nodes
+        .par_iter()
+        .with_min_len(1024)
+        .map(|(key, node)| (key.encode(), node.encode()))
+        .collect();
+    for (key, node) in encoded {
+        batch.put(Column::StateNodes, key, node);
     }
     for (key_hash, value) in &writes.values {
         let record = match value {
