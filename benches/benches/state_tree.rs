@@ -8,6 +8,11 @@
 //! on the same workload. Both compute the new version's nodes against a fixed
 //! base version, so every iteration does the same work.
 //!
+//! The second group does the same on RocksDB, committing every version
+//! (synced write-ahead log) and advancing versions from one iteration to the
+//! next: ours through `StoredStateTree` and a `NodeCache`, `jmt` through a
+//! small adapter over the same `RocksStore`.
+//!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 
 use bytes::Bytes;
@@ -15,9 +20,13 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use jmt::mock::MockTreeStore;
 use jmt::{KeyHash, Sha256Jmt};
 use ledger_core::state_tree::{
-    apply_updates, key_hash, verify_state_proof, MemoryStateTree, StateUpdate,
+    add_writes_to_batch, apply_updates, key_hash, verify_state_proof, MemoryStateTree, NodeCache,
+    StateUpdate, StoredStateTree,
 };
+use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
+use ledger_storage::RocksStore;
+use std::time::{Duration, Instant};
 
 /// Updates per batch: one block's writes at the end-to-end target.
 const BATCH_UPDATES: usize = 10_000;
@@ -39,7 +48,11 @@ fn positions(count: u32) -> Vec<Hash> {
 
 /// `BATCH_UPDATES` distinct random existing keys, sorted, with new values.
 fn batch(size: u32) -> Vec<StateUpdate> {
-    let mut state = SEED;
+    batch_with_seed(size, SEED)
+}
+
+fn batch_with_seed(size: u32, seed: u64) -> Vec<StateUpdate> {
+    let mut state = seed;
     let mut updates: Vec<StateUpdate> = (0..BATCH_UPDATES * 11 / 10)
         .map(|_| {
             state = state
@@ -140,5 +153,167 @@ fn state_tree(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, state_tree);
+/// `jmt` over a `RocksStore`: nodes and values in the same columns ours use,
+/// encoded with borsh as `jmt` defines them.
+struct JmtOnRocks<'a> {
+    store: &'a RocksStore,
+}
+
+impl jmt::storage::TreeReader for JmtOnRocks<'_> {
+    fn get_node_option(
+        &self,
+        node_key: &jmt::storage::NodeKey,
+    ) -> anyhow::Result<Option<jmt::storage::Node>> {
+        let key = borsh::to_vec(node_key)?;
+        match self.store.get(Column::StateNodes, &key)? {
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: u64,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut key = key_hash.0.to_vec();
+        key.extend_from_slice(&max_version.to_be_bytes());
+        match self
+            .store
+            .last_at_or_before(Column::StateValues, &key_hash.0, &key)?
+        {
+            Some((_, bytes)) => Ok(borsh::from_slice::<Option<Vec<u8>>>(&bytes)?),
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(
+        &self,
+    ) -> anyhow::Result<Option<(jmt::storage::NodeKey, jmt::storage::LeafNode)>> {
+        Ok(None)
+    }
+}
+
+fn jmt_commit(store: &RocksStore, update: &jmt::storage::TreeUpdateBatch) {
+    let mut batch = WriteBatch::new();
+    for (key, node) in update.node_batch.nodes() {
+        batch.put(
+            Column::StateNodes,
+            borsh::to_vec(key).expect("borsh"),
+            borsh::to_vec(node).expect("borsh"),
+        );
+    }
+    for ((version, key_hash), value) in update.node_batch.values() {
+        let mut key = key_hash.0.to_vec();
+        key.extend_from_slice(&version.to_be_bytes());
+        batch.put(Column::StateValues, key, borsh::to_vec(value).expect("borsh"));
+    }
+    store.commit(batch, Durability::Synced).expect("jmt commit");
+}
+
+/// Distinct update batches cycled through by the RocksDB benchmarks, so that
+/// successive versions do not repeat one batch.
+const ROCKS_BATCHES: u64 = 16;
+
+fn state_tree_on_rocks(c: &mut Criterion) {
+    for size in tree_sizes() {
+        let keys = {
+            let mut keys = positions(size);
+            keys.sort();
+            keys
+        };
+        let batches: Vec<Vec<StateUpdate>> = (0..ROCKS_BATCHES)
+            .map(|i| batch_with_seed(size, SEED + 1 + i))
+            .collect();
+        let mut group = c.benchmark_group(format!("state_tree_rocks_{size}_keys"));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(BATCH_UPDATES as u64));
+
+        // Ours, committing each version.
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = RocksStore::open(dir.path().join("ours")).expect("open");
+        let genesis: Vec<StateUpdate> = keys
+            .iter()
+            .map(|key| StateUpdate {
+                key_hash: *key,
+                value: Some(Bytes::from(vec![0u8; VALUE_BYTES])),
+            })
+            .collect();
+        let cache = NodeCache::default();
+        let writes =
+            apply_updates(&StoredStateTree::new(&store), None, 0, &genesis).expect("genesis");
+        let mut batch = WriteBatch::new();
+        add_writes_to_batch(&writes, &mut batch);
+        store.commit(batch, Durability::Synced).expect("genesis commit");
+        cache.insert_writes(&writes);
+        drop(writes);
+        let mut version = 0u64;
+        group.bench_function("ledger_update_and_commit_10k", |b| {
+            b.iter_custom(|iterations| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let updates = &batches[(version % ROCKS_BATCHES) as usize];
+                    let start = Instant::now();
+                    let stored = StoredStateTree::new(&store);
+                    let writes = apply_updates(&cache.reader(&stored), Some(version), version + 1, updates)
+                        .expect("update");
+                    let mut batch = WriteBatch::new();
+                    add_writes_to_batch(&writes, &mut batch);
+                    store.commit(batch, Durability::Synced).expect("commit");
+                    cache.insert_writes(&writes);
+                    elapsed += start.elapsed();
+                    version += 1;
+                }
+                elapsed
+            })
+        });
+        let updates = &batches[0];
+        group.bench_function("ledger_update_only_10k", |b| {
+            b.iter(|| {
+                let stored = StoredStateTree::new(&store);
+                apply_updates(&cache.reader(&stored), Some(version), version + 1, updates)
+                    .expect("update")
+            })
+        });
+
+        // jmt on the same store engine.
+        let jmt_store = RocksStore::open(dir.path().join("jmt")).expect("open");
+        let reader = JmtOnRocks { store: &jmt_store };
+        let jmt_tree = Sha256Jmt::new(&reader);
+        let jmt_genesis: Vec<(KeyHash, Option<Vec<u8>>)> = keys
+            .iter()
+            .map(|key| (KeyHash(key.0), Some(vec![0u8; VALUE_BYTES])))
+            .collect();
+        let (_, genesis_batch) = jmt_tree.put_value_set(jmt_genesis, 0).expect("jmt genesis");
+        jmt_commit(&jmt_store, &genesis_batch);
+        drop(genesis_batch);
+        let jmt_batches: Vec<Vec<(KeyHash, Option<Vec<u8>>)>> = batches
+            .iter()
+            .map(|updates| {
+                updates
+                    .iter()
+                    .map(|u| (KeyHash(u.key_hash.0), u.value.as_ref().map(|v| v.to_vec())))
+                    .collect()
+            })
+            .collect();
+        let mut jmt_version = 0u64;
+        group.bench_function("jmt_update_and_commit_10k", |b| {
+            b.iter_custom(|iterations| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let set = jmt_batches[(jmt_version % ROCKS_BATCHES) as usize].clone();
+                    let start = Instant::now();
+                    let (_, update) = jmt_tree.put_value_set(set, jmt_version + 1).expect("jmt update");
+                    jmt_commit(&jmt_store, &update);
+                    elapsed += start.elapsed();
+                    jmt_version += 1;
+                }
+                elapsed
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, state_tree, state_tree_on_rocks);
 criterion_main!(benches);
