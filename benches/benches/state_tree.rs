@@ -206,7 +206,11 @@ fn jmt_commit(store: &RocksStore, update: &jmt::storage::TreeUpdateBatch) {
     for ((version, key_hash), value) in update.node_batch.values() {
         let mut key = key_hash.0.to_vec();
         key.extend_from_slice(&version.to_be_bytes());
-        batch.put(Column::StateValues, key, borsh::to_vec(value).expect("borsh"));
+        batch.put(
+            Column::StateValues,
+            key,
+            borsh::to_vec(value).expect("borsh"),
+        );
     }
     store.commit(batch, Durability::Synced).expect("jmt commit");
 }
@@ -244,7 +248,9 @@ fn state_tree_on_rocks(c: &mut Criterion) {
             apply_updates(&StoredStateTree::new(&store), None, 0, &genesis).expect("genesis");
         let mut batch = WriteBatch::new();
         add_writes_to_batch(&writes, &mut batch);
-        store.commit(batch, Durability::Synced).expect("genesis commit");
+        store
+            .commit(batch, Durability::Synced)
+            .expect("genesis commit");
         cache.insert_writes(&writes);
         drop(writes);
         let mut version = 0u64;
@@ -255,8 +261,9 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                     let updates = &batches[(version % ROCKS_BATCHES) as usize];
                     let start = Instant::now();
                     let stored = StoredStateTree::new(&store);
-                    let writes = apply_updates(&cache.reader(&stored), Some(version), version + 1, updates)
-                        .expect("update");
+                    let writes =
+                        apply_updates(&cache.reader(&stored), Some(version), version + 1, updates)
+                            .expect("update");
                     let mut batch = WriteBatch::new();
                     add_writes_to_batch(&writes, &mut batch);
                     store.commit(batch, Durability::Synced).expect("commit");
@@ -303,7 +310,9 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                 for _ in 0..iterations {
                     let set = jmt_batches[(jmt_version % ROCKS_BATCHES) as usize].clone();
                     let start = Instant::now();
-                    let (_, update) = jmt_tree.put_value_set(set, jmt_version + 1).expect("jmt update");
+                    let (_, update) = jmt_tree
+                        .put_value_set(set, jmt_version + 1)
+                        .expect("jmt update");
                     jmt_commit(&jmt_store, &update);
                     elapsed += start.elapsed();
                     jmt_version += 1;
