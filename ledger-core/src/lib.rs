@@ -46,6 +46,7 @@
 pub mod codec;
 pub mod hash;
 pub mod limits;
+pub mod machine;
 pub mod merkle;
 pub mod store;
 pub mod types;
