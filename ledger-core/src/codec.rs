@@ -26,6 +26,8 @@ pub enum Limit {
     BlockBytes,
     /// [`crate::limits::MAX_TX_BYTES`].
     TxBytes,
+    /// The hash count of a proof.
+    ProofHashes,
 }
 
 impl std::fmt::Display for Limit {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Limit {
             Limit::TxsPerBlock => "transaction count",
             Limit::BlockBytes => "block length",
             Limit::TxBytes => "transaction length",
+            Limit::ProofHashes => "proof hash count",
         })
     }
 }

@@ -93,7 +93,9 @@ pub enum Domain {
     MerkleNode,
     /// The position of an application key in the state tree.
     StateKey,
-    /// A leaf of the state tree, over its key position and value.
+    /// A value stored in the state tree.
+    StateValue,
+    /// A leaf of the state tree, over its key position and value hash.
     StateLeaf,
     /// An interior node of the state tree, over its two children.
     StateNode,
@@ -101,13 +103,14 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, in the order of the table in `docs/FORMAT.md`.
-    pub const ALL: [Domain; 8] = [
+    pub const ALL: [Domain; 9] = [
         Domain::TransactionId,
         Domain::TransactionSigning,
         Domain::BlockHeader,
         Domain::MerkleLeaf,
         Domain::MerkleNode,
         Domain::StateKey,
+        Domain::StateValue,
         Domain::StateLeaf,
         Domain::StateNode,
     ];
@@ -124,6 +127,7 @@ impl Domain {
             Domain::MerkleLeaf => "ledger-core v1 merkle leaf",
             Domain::MerkleNode => "ledger-core v1 merkle node",
             Domain::StateKey => "ledger-core v1 state key",
+            Domain::StateValue => "ledger-core v1 state value",
             Domain::StateLeaf => "ledger-core v1 state leaf",
             Domain::StateNode => "ledger-core v1 state node",
         }
@@ -137,8 +141,9 @@ impl Domain {
             Domain::MerkleLeaf => 3,
             Domain::MerkleNode => 4,
             Domain::StateKey => 5,
-            Domain::StateLeaf => 6,
-            Domain::StateNode => 7,
+            Domain::StateValue => 6,
+            Domain::StateLeaf => 7,
+            Domain::StateNode => 8,
         }
     }
 

@@ -48,6 +48,7 @@ pub mod hash;
 pub mod limits;
 pub mod machine;
 pub mod merkle;
+pub mod state_tree;
 pub mod store;
 pub mod types;
 pub mod verify;

@@ -1,0 +1,503 @@
+//! Stored nodes of the state tree and their canonical byte encodings.
+//!
+//! Node keys sort by version first (big-endian), so that all nodes a version
+//! wrote are contiguous; value-record keys sort by position then version, so
+//! that "the value as of version v" is one backwards seek.
+
+#![deny(clippy::indexing_slicing)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{interior_hash, leaf_hash, StateTreeError, EMPTY_SUBTREE, KEY_NIBBLES};
+use crate::hash::{Hash, HASH_BYTES};
+
+/// Bytes of a value-record key: position (32) then version (8, big-endian).
+pub const LEAF_KEY_BYTES: usize = HASH_BYTES + 8;
+
+/// A path of up to 64 nibbles from the root, packed two per byte.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NibblePath {
+    len: u8,
+    packed: [u8; 32],
+}
+
+impl NibblePath {
+    /// The root's path.
+    pub const ROOT: NibblePath = NibblePath {
+        len: 0,
+        packed: [0; 32],
+    };
+
+    /// Number of nibbles.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// True for the root's path.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Nibble `index`, or 0 past the end.
+    pub fn nibble(&self, index: usize) -> u8 {
+        if index >= self.len() {
+            return 0;
+        }
+        let byte = self.packed.get(index / 2).copied().unwrap_or(0);
+        if index % 2 == 0 {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        }
+    }
+
+    /// This path extended by one nibble. A path is never longer than
+    /// [`KEY_NIBBLES`]; callers stop before that (distinct keys differ by then).
+    pub fn child(&self, nibble: u8) -> NibblePath {
+        let mut next = *self;
+        let index = self.len();
+        if index >= KEY_NIBBLES {
+            return next;
+        }
+        if let Some(byte) = next.packed.get_mut(index / 2) {
+            if index % 2 == 0 {
+                *byte |= (nibble & 0x0f) << 4;
+            } else {
+                *byte |= nibble & 0x0f;
+            }
+        }
+        next.len += 1;
+        next
+    }
+
+    /// A cheap 64-bit mix of the path, for spreading keys over shards.
+    pub fn fingerprint(&self) -> u64 {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(self.packed.get(..8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(head).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ u64::from(self.len)
+    }
+
+    fn packed_bytes(&self) -> &[u8] {
+        self.packed.get(..self.len().div_ceil(2)).unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for NibblePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("0x")?;
+        for i in 0..self.len() {
+            write!(f, "{:x}", self.nibble(i))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a node is stored: the version that wrote it and its path.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct NodeKey {
+    /// The version (block height) that wrote the node.
+    pub version: u64,
+    /// The node's nibble path from the root.
+    pub path: NibblePath,
+}
+
+impl NodeKey {
+    /// The root node of a version.
+    pub fn root(version: u64) -> Self {
+        NodeKey {
+            version,
+            path: NibblePath::ROOT,
+        }
+    }
+
+    /// Canonical key bytes: version (u64 big-endian), nibble count (u8),
+    /// packed nibbles (unused low half of the last byte zero).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + self.path.packed_bytes().len());
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.push(self.path.len);
+        out.extend_from_slice(self.path.packed_bytes());
+        out
+    }
+
+    /// Decodes key bytes written by [`NodeKey::encode`], strictly.
+    pub fn decode(bytes: &[u8]) -> Result<Self, StateTreeError> {
+        let corrupt = |detail: &str| StateTreeError::Corrupt {
+            detail: format!("node key: {detail}"),
+        };
+        let (version, rest) = bytes
+            .split_first_chunk::<8>()
+            .ok_or_else(|| corrupt("short"))?;
+        let (&len, packed) = rest.split_first().ok_or_else(|| corrupt("short"))?;
+        if usize::from(len) > KEY_NIBBLES || packed.len() != usize::from(len).div_ceil(2) {
+            return Err(corrupt("bad length"));
+        }
+        let mut path = NibblePath {
+            len,
+            packed: [0; 32],
+        };
+        path.packed
+            .get_mut(..packed.len())
+            .ok_or_else(|| corrupt("bad length"))?
+            .copy_from_slice(packed);
+        if len % 2 == 1 && packed.last().is_some_and(|last| last & 0x0f != 0) {
+            return Err(corrupt("non-canonical padding"));
+        }
+        Ok(NodeKey {
+            version: u64::from_be_bytes(*version),
+            path,
+        })
+    }
+}
+
+impl fmt::Display for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}:{:?}", self.version, self.path)
+    }
+}
+
+/// A reference from an internal node to one of its 16 children.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Child {
+    /// An internal node, stored at (`version`, parent path ‖ slot).
+    Internal {
+        /// The version that wrote the child.
+        version: u64,
+        /// The child's subtree hash.
+        hash: Hash,
+    },
+    /// A leaf: the value of `key_hash` written at `version`.
+    Leaf {
+        /// The leaf's position.
+        key_hash: Hash,
+        /// The version whose value record holds the value.
+        version: u64,
+        /// `leaf_hash(key_hash, value_hash)`.
+        hash: Hash,
+    },
+}
+
+impl Child {
+    /// The subtree hash of this child.
+    pub fn hash(&self) -> Hash {
+        match self {
+            Child::Internal { hash, .. } | Child::Leaf { hash, .. } => *hash,
+        }
+    }
+
+    /// True for a leaf.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Child::Leaf { .. })
+    }
+
+    /// A leaf child from its value hash.
+    pub fn leaf(key_hash: Hash, version: u64, value_hash: &Hash) -> Self {
+        Child::Leaf {
+            key_hash,
+            version,
+            hash: leaf_hash(&key_hash, value_hash),
+        }
+    }
+}
+
+/// The 16 child slots of an internal node, expanded for updates and hashing.
+pub type Slots = [Option<Child>; 16];
+
+/// An internal node: four bit-levels of the tree, up to 16 children, kept
+/// compact (only the present children) because caches hold many of them.
+///
+/// Invariant: it has at least two leaves beneath it (two children, or one
+/// internal child); otherwise the tree would have compressed it away.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct InternalNode {
+    entries: Vec<(u8, Child)>,
+}
+
+impl InternalNode {
+    /// A node from its expanded slots.
+    pub fn from_slots(slots: &Slots) -> Self {
+        InternalNode {
+            entries: slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, child)| child.map(|child| (slot as u8, child)))
+                .collect(),
+        }
+    }
+
+    /// The expanded slots.
+    pub fn slots(&self) -> Slots {
+        let mut slots = Slots::default();
+        for (slot, child) in &self.entries {
+            if let Some(entry) = slots.get_mut(usize::from(*slot)) {
+                *entry = Some(*child);
+            }
+        }
+        slots
+    }
+
+    /// This node's subtree hash.
+    pub fn hash(&self) -> Hash {
+        range_hash(&self.slots(), 0, 16)
+    }
+
+    /// Number of children.
+    pub fn child_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes this node takes in memory, for cache accounting.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.entries.capacity() * std::mem::size_of::<(u8, Child)>()
+    }
+}
+
+/// The hash of the binary subtree over slots `lo..hi` (a power-of-two
+/// aligned range), by the tree's definition: empty → [`EMPTY_SUBTREE`]; a
+/// lone leaf → the leaf's hash (compression); else the node hash of the two
+/// halves.
+pub fn range_hash(slots: &Slots, lo: usize, hi: usize) -> Hash {
+    let mut count = 0;
+    let mut only = None;
+    for child in slots.get(lo..hi).unwrap_or(&[]).iter().flatten() {
+        count += 1;
+        only = Some(child);
+    }
+    match (count, only) {
+        (0, _) | (_, None) => EMPTY_SUBTREE,
+        (1, Some(child)) if child.is_leaf() || hi - lo == 1 => child.hash(),
+        _ => {
+            let mid = lo + (hi - lo) / 2;
+            interior_hash(&range_hash(slots, lo, mid), &range_hash(slots, mid, hi))
+        }
+    }
+}
+
+/// A stored node. `Empty` and `LeafRoot` appear only as the root record of a
+/// version (the tree with no keys, the tree with one key).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Node {
+    /// The empty tree's root record.
+    Empty,
+    /// The root record of a tree with exactly one key.
+    LeafRoot(Child),
+    /// An internal node, shared so that caches and write sets hold it
+    /// without copying.
+    Internal(Arc<InternalNode>),
+}
+
+const TAG_EMPTY: u8 = 0;
+const TAG_INTERNAL: u8 = 1;
+const TAG_LEAF_ROOT: u8 = 2;
+
+impl Node {
+    /// The subtree hash of this node.
+    pub fn hash(&self) -> Hash {
+        match self {
+            Node::Empty => EMPTY_SUBTREE,
+            Node::LeafRoot(child) => child.hash(),
+            Node::Internal(node) => node.hash(),
+        }
+    }
+
+    /// Canonical encoding. Internal: tag 1, u16 LE bitmap of present slots,
+    /// u16 LE bitmap of leaf slots, then per present slot in order: version
+    /// (u64 LE), hash (32) and, for a leaf, its position (32).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Node::Empty => vec![TAG_EMPTY],
+            Node::LeafRoot(child) => {
+                let mut out = Vec::with_capacity(1 + 72);
+                out.push(TAG_LEAF_ROOT);
+                encode_child(child, &mut out);
+                out
+            }
+            Node::Internal(node) => {
+                let mut present = 0u16;
+                let mut leaves = 0u16;
+                for (slot, child) in &node.entries {
+                    present |= 1 << slot;
+                    if child.is_leaf() {
+                        leaves |= 1 << slot;
+                    }
+                }
+                let mut out = Vec::with_capacity(5 + 16 * 72);
+                out.push(TAG_INTERNAL);
+                out.extend_from_slice(&present.to_le_bytes());
+                out.extend_from_slice(&leaves.to_le_bytes());
+                for (_, child) in &node.entries {
+                    encode_child(child, &mut out);
+                }
+                out
+            }
+        }
+    }
+
+    /// Strict decoding of [`Node::encode`]'s output; stored bytes that are
+    /// not canonical are reported as corruption.
+    pub fn decode(bytes: &[u8]) -> Result<Node, StateTreeError> {
+        let corrupt = |detail: &str| StateTreeError::Corrupt {
+            detail: format!("node: {detail}"),
+        };
+        let (&tag, mut rest) = bytes.split_first().ok_or_else(|| corrupt("empty"))?;
+        let node = match tag {
+            TAG_EMPTY => Node::Empty,
+            TAG_LEAF_ROOT => {
+                let child = decode_child(&mut rest, true).ok_or_else(|| corrupt("short leaf"))?;
+                Node::LeafRoot(child)
+            }
+            TAG_INTERNAL => {
+                let (present, after) = rest
+                    .split_first_chunk::<2>()
+                    .ok_or_else(|| corrupt("short"))?;
+                let (leaves, after) = after
+                    .split_first_chunk::<2>()
+                    .ok_or_else(|| corrupt("short"))?;
+                rest = after;
+                let present = u16::from_le_bytes(*present);
+                let leaves = u16::from_le_bytes(*leaves);
+                if leaves & !present != 0 {
+                    return Err(corrupt("leaf bitmap outside present bitmap"));
+                }
+                let count = present.count_ones();
+                if count == 0 || (count == 1 && leaves != 0) {
+                    return Err(corrupt("internal node with fewer than two leaves beneath"));
+                }
+                let mut entries = Vec::with_capacity(count as usize);
+                for slot in 0..16u8 {
+                    if present & (1 << slot) != 0 {
+                        let is_leaf = leaves & (1 << slot) != 0;
+                        let child = decode_child(&mut rest, is_leaf)
+                            .ok_or_else(|| corrupt("short child"))?;
+                        entries.push((slot, child));
+                    }
+                }
+                Node::Internal(Arc::new(InternalNode { entries }))
+            }
+            _ => return Err(corrupt("unknown tag")),
+        };
+        if !rest.is_empty() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(node)
+    }
+}
+
+fn encode_child(child: &Child, out: &mut Vec<u8>) {
+    match child {
+        Child::Internal { version, hash } => {
+            out.extend_from_slice(&version.to_le_bytes());
+            out.extend_from_slice(hash.as_bytes());
+        }
+        Child::Leaf {
+            key_hash,
+            version,
+            hash,
+        } => {
+            out.extend_from_slice(&version.to_le_bytes());
+            out.extend_from_slice(hash.as_bytes());
+            out.extend_from_slice(key_hash.as_bytes());
+        }
+    }
+}
+
+fn decode_child(rest: &mut &[u8], is_leaf: bool) -> Option<Child> {
+    let (version, after) = rest.split_first_chunk::<8>()?;
+    let (hash, after) = after.split_first_chunk::<HASH_BYTES>()?;
+    let version = u64::from_le_bytes(*version);
+    let hash = Hash(*hash);
+    if is_leaf {
+        let (key_hash, after) = after.split_first_chunk::<HASH_BYTES>()?;
+        *rest = after;
+        Some(Child::Leaf {
+            key_hash: Hash(*key_hash),
+            version,
+            hash,
+        })
+    } else {
+        *rest = after;
+        Some(Child::Internal { version, hash })
+    }
+}
+
+/// Key of a value record: position then version (big-endian).
+pub fn leaf_key(key_hash: &Hash, version: u64) -> [u8; LEAF_KEY_BYTES] {
+    let mut key = [0u8; LEAF_KEY_BYTES];
+    key[..HASH_BYTES].copy_from_slice(key_hash.as_bytes());
+    key[HASH_BYTES..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_key_roundtrip_and_order() {
+        let mut path = NibblePath::ROOT;
+        let mut keys = vec![NodeKey::root(3)];
+        for nibble in [0xa, 0x3, 0xf] {
+            path = path.child(nibble);
+            keys.push(NodeKey { version: 3, path });
+        }
+        for key in &keys {
+            assert_eq!(NodeKey::decode(&key.encode()).unwrap(), *key);
+        }
+        assert!(NodeKey::root(2).encode() < NodeKey::root(3).encode());
+        assert_eq!(format!("{:?}", path), "0xa3f");
+    }
+
+    #[test]
+    fn node_key_rejects_bad_padding() {
+        let key = NodeKey {
+            version: 1,
+            path: NibblePath::ROOT.child(5),
+        };
+        let mut bytes = key.encode();
+        *bytes.last_mut().unwrap() |= 1;
+        assert!(NodeKey::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn node_roundtrip() {
+        let mut slots = Slots::default();
+        slots[1] = Some(Child::Internal {
+            version: 4,
+            hash: Hash([1; 32]),
+        });
+        slots[9] = Some(Child::leaf(Hash([2; 32]), 5, &Hash([3; 32])));
+        let node = InternalNode::from_slots(&slots);
+        assert_eq!(node.slots(), slots);
+        for node in [
+            Node::Empty,
+            Node::Internal(Arc::new(node.clone())),
+            Node::LeafRoot(Child::leaf(Hash([7; 32]), 1, &Hash([8; 32]))),
+        ] {
+            let bytes = node.encode();
+            assert_eq!(Node::decode(&bytes).unwrap(), node);
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(Node::decode(&longer).is_err());
+            for len in 0..bytes.len() {
+                assert!(Node::decode(&bytes[..len]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn lone_leaf_range_collapses() {
+        let mut slots = Slots::default();
+        let leaf = Child::leaf(Hash([2; 32]), 5, &Hash([3; 32]));
+        let other = Child::leaf(Hash([0xf0; 32]), 5, &Hash([4; 32]));
+        slots[2] = Some(leaf);
+        slots[15] = Some(other);
+        let node = InternalNode::from_slots(&slots);
+        // Slots 0..8 hold only `leaf`: the left half is the leaf's own hash.
+        assert_eq!(
+            node.hash(),
+            interior_hash(&leaf.hash(), &other.hash()),
+            "lone leaves are compressed to the top of their range"
+        );
+    }
+}

@@ -1,0 +1,490 @@
+//! Batch updates of the state tree and proof generation.
+//!
+//! An update walks down only the paths that change, in parallel over the 16
+//! children of a node whenever enough updates share it, and rebuilds the
+//! nodes on the way back up. Everything it writes goes into
+//! [`StateTreeWrites`], for the caller's one atomic store batch.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+
+use super::node::{range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots};
+use super::proof::{ProofTerminal, StateProof};
+use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
+use crate::hash::Hash;
+
+/// Below this many updates under one node, its children are updated on the
+/// calling thread: splitting smaller batches costs more than it gains.
+pub const PARALLEL_MIN_UPDATES: usize = 256;
+
+/// One write to the state: a new value for a key position, or its deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateUpdate {
+    /// The key's position ([`super::key_hash`] of the application key).
+    pub key_hash: Hash,
+    /// The new value, or `None` to delete the key.
+    pub value: Option<Bytes>,
+}
+
+/// A stored record that a version replaced: needed only by older versions,
+/// and deleted when they are pruned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaleEntry {
+    /// A node.
+    Node(NodeKey),
+    /// A value record.
+    Value {
+        /// Its position.
+        key_hash: Hash,
+        /// The version that wrote it.
+        version: u64,
+    },
+}
+
+/// Everything one version adds to storage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateTreeWrites {
+    /// The version written.
+    pub version: u64,
+    /// The tree's root hash at this version.
+    pub root_hash: Hash,
+    /// New nodes, including this version's root record.
+    pub nodes: Vec<(NodeKey, Node)>,
+    /// New value records at this version: `Some(value)`, or `None` for a
+    /// deletion of a key that existed.
+    pub values: Vec<(Hash, Option<Bytes>)>,
+    /// Records this version replaced (stale since this version).
+    pub stale: Vec<StaleEntry>,
+}
+
+impl StateTreeWrites {
+    fn absorb(&mut self, other: StateTreeWrites) {
+        self.nodes.extend(other.nodes);
+        self.values.extend(other.values);
+        self.stale.extend(other.stale);
+    }
+}
+
+/// An update with its value hash computed (in parallel, up front).
+struct PreparedUpdate<'a> {
+    key_hash: Hash,
+    value: Option<(&'a Bytes, Hash)>,
+}
+
+struct Context<'r, R: ?Sized> {
+    reader: &'r R,
+    version: u64,
+}
+
+/// Applies `updates` (sorted by `key_hash`, each position once) to the tree
+/// at `base` (`None`: the empty tree) and returns what `version` writes.
+///
+/// The root depends only on the resulting key/value set; the work is split
+/// over the rayon pool the caller runs in.
+pub fn apply_updates<R: StateTreeReader + ?Sized>(
+    reader: &R,
+    base: Option<u64>,
+    version: u64,
+    updates: &[StateUpdate],
+) -> Result<StateTreeWrites, StateTreeError> {
+    if base.is_some_and(|base| version <= base) {
+        return Err(StateTreeError::VersionOrder { base, new: version });
+    }
+    if let Some(index) = updates
+        .windows(2)
+        .position(|pair| pair.first().map(|u| u.key_hash) >= pair.get(1).map(|u| u.key_hash))
+    {
+        return Err(StateTreeError::UnsortedUpdates { index: index + 1 });
+    }
+    let prepared: Vec<PreparedUpdate<'_>> = updates
+        .par_iter()
+        .with_min_len(64)
+        .map(|update| PreparedUpdate {
+            key_hash: update.key_hash,
+            value: update
+                .value
+                .as_ref()
+                .map(|value| (value, value_hash(value))),
+        })
+        .collect();
+
+    let context = Context { reader, version };
+    let mut out = StateTreeWrites {
+        version,
+        ..StateTreeWrites::default()
+    };
+    let root = NibblePath::ROOT;
+    let new_root = match base {
+        None => update_subtree(&context, None, root, &prepared, &mut out)?,
+        Some(base) => {
+            let key = NodeKey::root(base);
+            let node = read_node(reader, &key)?;
+            out.stale.push(StaleEntry::Node(key));
+            match node {
+                Node::Empty => update_subtree(&context, None, root, &prepared, &mut out)?,
+                Node::LeafRoot(leaf) => {
+                    update_subtree(&context, Some(leaf), root, &prepared, &mut out)?
+                }
+                Node::Internal(node) if prepared.is_empty() => {
+                    // Nothing changed, but every version has its own root
+                    // record: a copy of the old one.
+                    let hash = node.hash();
+                    out.nodes
+                        .push((NodeKey::root(version), Node::Internal(node)));
+                    Some(Child::Internal { version, hash })
+                }
+                Node::Internal(node) => update_internal(&context, node, root, &prepared, &mut out)?,
+            }
+        }
+    };
+    let (root_node, root_hash) = match new_root {
+        None => (Some(Node::Empty), EMPTY_SUBTREE),
+        Some(leaf @ Child::Leaf { .. }) => (Some(Node::LeafRoot(leaf)), leaf.hash()),
+        // An internal root was written at this version by `finish_internal`
+        // (or copied above).
+        Some(Child::Internal { hash, .. }) => (None, hash),
+    };
+    if let Some(node) = root_node {
+        out.nodes.push((NodeKey::root(version), node));
+    }
+    out.root_hash = root_hash;
+    Ok(out)
+}
+
+fn read_node<R: StateTreeReader + ?Sized>(
+    reader: &R,
+    key: &NodeKey,
+) -> Result<Node, StateTreeError> {
+    reader
+        .node(key)?
+        .ok_or_else(|| StateTreeError::MissingNode {
+            key: key.to_string(),
+        })
+}
+
+fn read_internal<R: StateTreeReader + ?Sized>(
+    reader: &R,
+    key: &NodeKey,
+) -> Result<Arc<InternalNode>, StateTreeError> {
+    match read_node(reader, key)? {
+        Node::Internal(node) => Ok(node),
+        other => Err(StateTreeError::Corrupt {
+            detail: format!("expected an internal node at {key}, found {other:?}"),
+        }),
+    }
+}
+
+fn update_subtree<R: StateTreeReader + ?Sized>(
+    context: &Context<'_, R>,
+    existing: Option<Child>,
+    path: NibblePath,
+    updates: &[PreparedUpdate<'_>],
+    out: &mut StateTreeWrites,
+) -> Result<Option<Child>, StateTreeError> {
+    if updates.is_empty() {
+        return Ok(existing);
+    }
+    match existing {
+        Some(Child::Internal { version, .. }) => {
+            let key = NodeKey { version, path };
+            let node = read_internal(context.reader, &key)?;
+            out.stale.push(StaleEntry::Node(key));
+            update_internal(context, node, path, updates, out)
+        }
+        other => {
+            let leaves = merge_leaves(context, other, updates, out);
+            build(context, path, &leaves, out)
+        }
+    }
+}
+
+/// Applies updates below an internal node (already read and marked stale)
+/// and returns the node's replacement.
+fn update_internal<R: StateTreeReader + ?Sized>(
+    context: &Context<'_, R>,
+    node: Arc<InternalNode>,
+    path: NibblePath,
+    updates: &[PreparedUpdate<'_>],
+    out: &mut StateTreeWrites,
+) -> Result<Option<Child>, StateTreeError> {
+    let depth = path.len();
+    if depth >= KEY_NIBBLES {
+        return Err(StateTreeError::Corrupt {
+            detail: "internal node below the deepest level".into(),
+        });
+    }
+    let groups = split_by_nibble(updates, |update| key_nibble(&update.key_hash, depth));
+    let mut children = node.slots();
+    if updates.len() >= PARALLEL_MIN_UPDATES {
+        let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
+            .into_par_iter()
+            .map(|(nibble, group)| {
+                let mut local = StateTreeWrites::default();
+                let existing = children.get(nibble).copied().flatten();
+                let child = update_subtree(
+                    context,
+                    existing,
+                    path.child(nibble as u8),
+                    group,
+                    &mut local,
+                )?;
+                Ok((nibble, child, local))
+            })
+            .collect();
+        for result in results {
+            let (nibble, child, local) = result?;
+            if let Some(slot) = children.get_mut(nibble) {
+                *slot = child;
+            }
+            out.absorb(local);
+        }
+    } else {
+        for (nibble, group) in groups {
+            let existing = children.get(nibble).copied().flatten();
+            let child = update_subtree(context, existing, path.child(nibble as u8), group, out)?;
+            if let Some(slot) = children.get_mut(nibble) {
+                *slot = child;
+            }
+        }
+    }
+    Ok(finish_internal(context, path, children, out))
+}
+
+/// Turns updated children into the node's replacement: nothing if all are
+/// gone, the lone leaf if only one leaf is left (compression), else a new
+/// internal node written at this version.
+fn finish_internal<R: StateTreeReader + ?Sized>(
+    context: &Context<'_, R>,
+    path: NibblePath,
+    children: Slots,
+    out: &mut StateTreeWrites,
+) -> Option<Child> {
+    let mut present = children.iter().flatten();
+    let first = present.next().copied();
+    let second = present.next();
+    match (first, second) {
+        (None, _) => None,
+        (Some(only @ Child::Leaf { .. }), None) => Some(only),
+        _ => {
+            let hash = range_hash(&children, 0, 16);
+            let node = InternalNode::from_slots(&children);
+            out.nodes.push((
+                NodeKey {
+                    version: context.version,
+                    path,
+                },
+                Node::Internal(Arc::new(node)),
+            ));
+            Some(Child::Internal {
+                version: context.version,
+                hash,
+            })
+        }
+    }
+}
+
+/// The leaves of a subtree that held at most one leaf (`existing`), after
+/// the updates under it: sorted by position.
+fn merge_leaves<R: StateTreeReader + ?Sized>(
+    context: &Context<'_, R>,
+    existing: Option<Child>,
+    updates: &[PreparedUpdate<'_>],
+    out: &mut StateTreeWrites,
+) -> Vec<Child> {
+    let mut leaves = Vec::with_capacity(updates.len() + 1);
+    let mut existing_leaf = match existing {
+        Some(Child::Leaf {
+            key_hash, version, ..
+        }) => Some((key_hash, version, existing)),
+        _ => None,
+    };
+    for update in updates {
+        if let Some((key_hash, version, Some(child))) = existing_leaf {
+            if key_hash < update.key_hash {
+                leaves.push(child);
+                existing_leaf = None;
+            } else if key_hash == update.key_hash {
+                out.stale.push(StaleEntry::Value { key_hash, version });
+                existing_leaf = None;
+                if update.value.is_none() {
+                    // A deletion marker keeps reads at this version correct
+                    // while older value records are retained; it is itself
+                    // stale from this version, since it is needed only as long
+                    // as those older records exist.
+                    out.values.push((key_hash, None));
+                    out.stale.push(StaleEntry::Value {
+                        key_hash,
+                        version: context.version,
+                    });
+                }
+            }
+        }
+        if let Some((value, hash)) = update.value {
+            out.values.push((update.key_hash, Some(value.clone())));
+            leaves.push(Child::leaf(update.key_hash, context.version, &hash));
+        }
+    }
+    if let Some((_, _, Some(child))) = existing_leaf {
+        leaves.push(child);
+    }
+    leaves
+}
+
+fn leaf_key_hash(child: &Child) -> Hash {
+    match child {
+        Child::Leaf { key_hash, .. } => *key_hash,
+        Child::Internal { .. } => Hash::ZERO,
+    }
+}
+
+/// Builds a fresh subtree over sorted leaves.
+fn build<R: StateTreeReader + ?Sized>(
+    context: &Context<'_, R>,
+    path: NibblePath,
+    leaves: &[Child],
+    out: &mut StateTreeWrites,
+) -> Result<Option<Child>, StateTreeError> {
+    match leaves {
+        [] => return Ok(None),
+        [only] => return Ok(Some(*only)),
+        _ => {}
+    }
+    let depth = path.len();
+    if depth >= KEY_NIBBLES {
+        return Err(StateTreeError::UnsortedUpdates { index: 0 });
+    }
+    let groups = split_by_nibble(leaves, |leaf| key_nibble(&leaf_key_hash(leaf), depth));
+    let mut children = Slots::default();
+    if leaves.len() >= PARALLEL_MIN_UPDATES {
+        let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
+            .into_par_iter()
+            .map(|(nibble, group)| {
+                let mut local = StateTreeWrites::default();
+                let child = build(context, path.child(nibble as u8), group, &mut local)?;
+                Ok((nibble, child, local))
+            })
+            .collect();
+        for result in results {
+            let (nibble, child, local) = result?;
+            if let Some(slot) = children.get_mut(nibble) {
+                *slot = child;
+            }
+            out.absorb(local);
+        }
+    } else {
+        for (nibble, group) in groups {
+            let child = build(context, path.child(nibble as u8), group, out)?;
+            if let Some(slot) = children.get_mut(nibble) {
+                *slot = child;
+            }
+        }
+    }
+    Ok(finish_internal(context, path, children, out))
+}
+
+/// Splits a slice sorted by position into its runs of equal nibble.
+fn split_by_nibble<T>(items: &[T], nibble_of: impl Fn(&T) -> u8) -> Vec<(usize, &[T])> {
+    let mut groups = Vec::with_capacity(16);
+    let mut rest = items;
+    while let Some(first) = rest.first() {
+        let nibble = nibble_of(first);
+        let len = rest.partition_point(|item| nibble_of(item) <= nibble);
+        let (group, after) = rest.split_at(len.max(1));
+        groups.push((usize::from(nibble), group));
+        rest = after;
+    }
+    groups
+}
+
+/// The value of `key_hash` at `version` with a proof against that version's
+/// root: of membership if the value is `Some`, of absence otherwise.
+pub fn prove<R: StateTreeReader + ?Sized>(
+    reader: &R,
+    version: u64,
+    key_hash: &Hash,
+) -> Result<(Option<Bytes>, StateProof), StateTreeError> {
+    let mut siblings = Vec::new();
+    let mut path = NibblePath::ROOT;
+    let mut node = match read_node(reader, &NodeKey::root(version))? {
+        Node::Empty => {
+            return Ok((None, StateProof::new(siblings, ProofTerminal::Empty)));
+        }
+        Node::LeafRoot(leaf) => return leaf_terminal(reader, key_hash, leaf, siblings),
+        Node::Internal(node) => node,
+    };
+    loop {
+        let nibble = usize::from(key_nibble(key_hash, path.len()));
+        let (mut lo, mut hi) = (0usize, 16usize);
+        let slots = node.slots();
+        loop {
+            let range = slots.get(lo..hi).unwrap_or(&[]);
+            let mut present = range.iter().flatten();
+            let first = present.next().copied();
+            let count = 1 + present.count();
+            match first {
+                None => return Ok((None, StateProof::new(siblings, ProofTerminal::Empty))),
+                Some(leaf @ Child::Leaf { .. }) if count == 1 => {
+                    return leaf_terminal(reader, key_hash, leaf, siblings)
+                }
+                Some(Child::Internal {
+                    version: child_version,
+                    ..
+                }) if hi - lo == 1 => {
+                    path = path.child(lo as u8);
+                    let key = NodeKey {
+                        version: child_version,
+                        path,
+                    };
+                    node = read_internal(reader, &key)?;
+                    break;
+                }
+                Some(_) => {
+                    let mid = lo + (hi - lo) / 2;
+                    if nibble < mid {
+                        siblings.push(range_hash(&slots, mid, hi));
+                        hi = mid;
+                    } else {
+                        siblings.push(range_hash(&slots, lo, mid));
+                        lo = mid;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn leaf_terminal<R: StateTreeReader + ?Sized>(
+    reader: &R,
+    key_hash: &Hash,
+    leaf: Child,
+    siblings: Vec<Hash>,
+) -> Result<(Option<Bytes>, StateProof), StateTreeError> {
+    let Child::Leaf {
+        key_hash: leaf_key,
+        version,
+        ..
+    } = leaf
+    else {
+        return Err(StateTreeError::Corrupt {
+            detail: "leaf terminal is not a leaf".into(),
+        });
+    };
+    let value =
+        reader
+            .value_at(&leaf_key, version)?
+            .ok_or_else(|| StateTreeError::MissingNode {
+                key: format!("value {leaf_key:?}@{version}"),
+            })?;
+    let terminal = ProofTerminal::Leaf {
+        key_hash: leaf_key,
+        value_hash: value_hash(&value),
+    };
+    let proof = StateProof::new(siblings, terminal);
+    if leaf_key == *key_hash {
+        Ok((Some(value), proof))
+    } else {
+        Ok((None, proof))
+    }
+}

@@ -1,0 +1,180 @@
+//! The state tree against a reference model: a `BTreeMap` of the live
+//! key/value set and a from-scratch root (`root_from_pairs`). Random
+//! sequences of inserts, updates and deletes over many versions must give
+//! the model's root at every version, proofs that verify for present and
+//! absent keys at every retained version, tampered proofs that fail, and a
+//! clear error for pruned versions.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use ledger_core::state_tree::{
+    key_hash, root_from_pairs, value_hash, verify_state_proof, MemoryStateTree, StateProof,
+    StateTreeError, StateUpdate,
+};
+use ledger_core::Hash;
+use proptest::prelude::*;
+
+type Model = BTreeMap<Hash, Bytes>;
+
+fn model_root(model: &Model) -> Hash {
+    let pairs: Vec<(Hash, Hash)> = model.iter().map(|(k, v)| (*k, value_hash(v))).collect();
+    root_from_pairs(&pairs)
+}
+
+/// One batch: (key index, Some(value) or None for delete), over a small key
+/// space so that updates and deletes hit existing keys.
+fn arb_batch() -> impl Strategy<Value = Vec<(u16, Option<Vec<u8>>)>> {
+    prop::collection::vec(
+        (
+            0u16..300,
+            prop::option::weighted(0.75, prop::collection::vec(any::<u8>(), 0..12)),
+        ),
+        0..80,
+    )
+}
+
+fn to_updates(batch: &[(u16, Option<Vec<u8>>)]) -> Vec<StateUpdate> {
+    let mut map = BTreeMap::new();
+    for (key, value) in batch {
+        map.insert(key_hash(&key.to_le_bytes()), value.clone().map(Bytes::from));
+    }
+    map.into_iter()
+        .map(|(key_hash, value)| StateUpdate { key_hash, value })
+        .collect()
+}
+
+fn apply_model(model: &mut Model, updates: &[StateUpdate]) {
+    for update in updates {
+        match &update.value {
+            Some(value) => model.insert(update.key_hash, value.clone()),
+            None => model.remove(&update.key_hash),
+        };
+    }
+}
+
+fn check_version(tree: &MemoryStateTree, version: u64, model: &Model) -> Result<(), TestCaseError> {
+    let root = tree.root_hash(version)?;
+    prop_assert_eq!(root, model_root(model));
+    for (key, value) in model.iter().take(40) {
+        let (got, proof) = tree.prove(version, key)?;
+        prop_assert_eq!(got.as_ref(), Some(value));
+        verify_state_proof(&root, key, Some(value), &proof)?;
+        prop_assert!(verify_state_proof(&root, key, Some(b"forged"), &proof).is_err());
+        prop_assert!(verify_state_proof(&root, key, None, &proof).is_err());
+        let reencoded = StateProof::decode(&proof.encode())?;
+        prop_assert_eq!(&reencoded, &proof);
+    }
+    for absent in 1000u16..1010 {
+        let key = key_hash(&absent.to_le_bytes());
+        let (got, proof) = tree.prove(version, &key)?;
+        prop_assert!(got.is_none());
+        verify_state_proof(&root, &key, None, &proof)?;
+        prop_assert!(verify_state_proof(&root, &key, Some(b"x"), &proof).is_err());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn tree_matches_model_across_versions(batches in prop::collection::vec(arb_batch(), 1..12)) {
+        let mut tree = MemoryStateTree::new();
+        let mut models = Vec::new();
+        let mut model = Model::new();
+        for (version, batch) in batches.iter().enumerate() {
+            let updates = to_updates(batch);
+            let root = tree.update(version as u64, &updates)?;
+            apply_model(&mut model, &updates);
+            prop_assert_eq!(root, model_root(&model));
+            models.push(model.clone());
+        }
+        // Every version is still readable and provable.
+        for (version, model) in models.iter().enumerate() {
+            check_version(&tree, version as u64, model)?;
+        }
+        // Prune all but the last two versions: those stay correct, older ones
+        // report a missing node instead of a wrong answer.
+        let latest = models.len() as u64 - 1;
+        let keep_from = latest.saturating_sub(1);
+        tree.prune(keep_from);
+        for version in keep_from..=latest {
+            check_version(&tree, version, &models[version as usize])?;
+        }
+        for version in 0..keep_from {
+            let pruned = tree.root_hash(version);
+            prop_assert!(matches!(pruned, Err(StateTreeError::MissingNode { .. })), "version {} readable after pruning", version);
+        }
+    }
+
+    #[test]
+    fn root_is_independent_of_batch_split(batch in arb_batch(), split in 0usize..80) {
+        let updates = to_updates(&batch);
+        let mut whole = MemoryStateTree::new();
+        let root_whole = whole.update(0, &updates)?;
+        let split = split.min(updates.len());
+        // Applying the same final set as two batches of disjoint keys, in
+        // either order, gives the same root.
+        let (first, second) = updates.split_at(split);
+        let inserts = |u: &[StateUpdate]| u.iter().filter(|u| u.value.is_some()).cloned().collect::<Vec<_>>();
+        let mut halves = MemoryStateTree::new();
+        halves.update(0, &inserts(second))?;
+        let root_halves = halves.update(1, &inserts(first))?;
+        let mut whole_inserts = MemoryStateTree::new();
+        let root_inserts = whole_inserts.update(0, &inserts(&updates))?;
+        prop_assert_eq!(root_halves, root_inserts);
+        prop_assert_eq!(root_whole, root_inserts);
+    }
+}
+
+#[test]
+fn pruning_frees_stale_records() {
+    let mut tree = MemoryStateTree::new();
+    let keys: Vec<Hash> = (0u32..2_000).map(|i| key_hash(&i.to_le_bytes())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    for version in 0..10u64 {
+        let updates: Vec<StateUpdate> = sorted
+            .iter()
+            .map(|key| StateUpdate {
+                key_hash: *key,
+                value: Some(Bytes::from(version.to_le_bytes().to_vec())),
+            })
+            .collect();
+        tree.update(version, &updates).unwrap();
+    }
+    let before = (tree.node_count(), tree.value_record_count());
+    tree.prune(9);
+    let after = (tree.node_count(), tree.value_record_count());
+    assert!(after.0 * 5 < before.0, "nodes {before:?} -> {after:?}");
+    assert_eq!(after.1, 2_000, "one value record per live key remains");
+}
+
+#[test]
+fn same_writes_on_one_and_two_threads() {
+    let updates: Vec<StateUpdate> = {
+        let mut keys: Vec<Hash> = (0u32..5_000).map(|i| key_hash(&i.to_le_bytes())).collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|key_hash| StateUpdate {
+                key_hash,
+                value: Some(Bytes::from_static(b"v")),
+            })
+            .collect()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let tree = MemoryStateTree::new();
+            let mut writes =
+                ledger_core::state_tree::apply_updates(&tree, None, 0, &updates).unwrap();
+            writes.nodes.sort_by_key(|(key, _)| *key);
+            writes
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
