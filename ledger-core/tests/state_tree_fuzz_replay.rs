@@ -37,10 +37,18 @@ fn fuzz_input(root: &Hash, key: &Hash, value: Option<&[u8]>, proof: &StateProof)
 /// The same checks as `fuzz/fuzz_targets/state_proof.rs`; returns whether the
 /// proof verified.
 fn check(data: &[u8]) -> bool {
-    let Some((root, rest)) = data.split_first_chunk::<32>() else { return false };
-    let Some((key, rest)) = rest.split_first_chunk::<32>() else { return false };
-    let Some((&claim, rest)) = rest.split_first() else { return false };
-    let Some((&value_len, rest)) = rest.split_first() else { return false };
+    let Some((root, rest)) = data.split_first_chunk::<32>() else {
+        return false;
+    };
+    let Some((key, rest)) = rest.split_first_chunk::<32>() else {
+        return false;
+    };
+    let Some((&claim, rest)) = rest.split_first() else {
+        return false;
+    };
+    let Some((&value_len, rest)) = rest.split_first() else {
+        return false;
+    };
     let value_len = usize::from(value_len).min(rest.len());
     let (value, proof_bytes) = rest.split_at(value_len);
     let input = Bytes::copy_from_slice(proof_bytes);
@@ -65,7 +73,10 @@ fn write_seeds() {
     updates.sort_by_key(|u| u.key_hash);
     let root = tree.update(0, &updates).unwrap();
     std::fs::create_dir_all(corpus_dir()).unwrap();
-    for (n, name) in ["shipment-3", "shipment-41", "absent-record"].iter().enumerate() {
+    for (n, name) in ["shipment-3", "shipment-41", "absent-record"]
+        .iter()
+        .enumerate()
+    {
         let key = key_hash(name.as_bytes());
         let (value, proof) = tree.prove(0, &key).unwrap();
         let input = fuzz_input(&root, &key, value.as_deref(), &proof);
@@ -79,8 +90,13 @@ fn state_proof_corpus_replays_and_seeds_verify() {
         write_seeds();
     }
     let mut replayed = 0;
-    for dir in [corpus_dir(), corpus_dir().join("../../artifacts/state_proof")] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+    for dir in [
+        corpus_dir(),
+        corpus_dir().join("../../artifacts/state_proof"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             let verified = check(&std::fs::read(&path).unwrap());
@@ -91,5 +107,8 @@ fn state_proof_corpus_replays_and_seeds_verify() {
             replayed += 1;
         }
     }
-    assert!(replayed >= 3, "state_proof corpus has {replayed} files; seeds are missing");
+    assert!(
+        replayed >= 3,
+        "state_proof corpus has {replayed} files; seeds are missing"
+    );
 }
