@@ -4,5 +4,10 @@
 //!
 //! * [`transfers`]: accounts with balances and transfers; the benchmark
 //!   workload.
+//! * [`provenance`]: needs lists, pledges, and the signed custody trail of
+//!   every shipment (donor → carrier → warehouse → hospital).
+//! * [`notary`]: anchor a document's hash with signer and time, forever.
 
+pub mod notary;
+pub mod provenance;
 pub mod transfers;
