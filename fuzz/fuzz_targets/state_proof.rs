@@ -11,10 +11,18 @@ use ledger_core::Hash;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((root, rest)) = data.split_first_chunk::<32>() else { return };
-    let Some((key, rest)) = rest.split_first_chunk::<32>() else { return };
-    let Some((&claim, rest)) = rest.split_first() else { return };
-    let Some((&value_len, rest)) = rest.split_first() else { return };
+    let Some((root, rest)) = data.split_first_chunk::<32>() else {
+        return;
+    };
+    let Some((key, rest)) = rest.split_first_chunk::<32>() else {
+        return;
+    };
+    let Some((&claim, rest)) = rest.split_first() else {
+        return;
+    };
+    let Some((&value_len, rest)) = rest.split_first() else {
+        return;
+    };
     let value_len = usize::from(value_len).min(rest.len());
     let (value, proof_bytes) = rest.split_at(value_len);
     let input = Bytes::copy_from_slice(proof_bytes);

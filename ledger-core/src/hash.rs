@@ -99,11 +99,13 @@ pub enum Domain {
     StateLeaf,
     /// An interior node of the state tree, over its two children.
     StateNode,
+    /// The random coefficients of a signature batch, over the batch.
+    BatchVerification,
 }
 
 impl Domain {
     /// Every domain, in the order of the table in `docs/FORMAT.md`.
-    pub const ALL: [Domain; 9] = [
+    pub const ALL: [Domain; 10] = [
         Domain::TransactionId,
         Domain::TransactionSigning,
         Domain::BlockHeader,
@@ -113,6 +115,7 @@ impl Domain {
         Domain::StateValue,
         Domain::StateLeaf,
         Domain::StateNode,
+        Domain::BatchVerification,
     ];
 
     /// The blake3 `derive_key` context string of this domain.
@@ -130,6 +133,7 @@ impl Domain {
             Domain::StateValue => "ledger-core v1 state value",
             Domain::StateLeaf => "ledger-core v1 state leaf",
             Domain::StateNode => "ledger-core v1 state node",
+            Domain::BatchVerification => "ledger-core v1 batch verification coefficients",
         }
     }
 
@@ -144,6 +148,7 @@ impl Domain {
             Domain::StateValue => 6,
             Domain::StateLeaf => 7,
             Domain::StateNode => 8,
+            Domain::BatchVerification => 9,
         }
     }
 

@@ -61,3 +61,4 @@ pub use limits::{
     MAX_TX_BYTES, TX_FIXED_BYTES,
 };
 pub use types::{Block, BlockHeader, PublicKey, Signature, Transaction};
+pub use verify::{verify_single, SignatureVerifier, VerifyError};

@@ -34,6 +34,7 @@ mod cache;
 mod memory;
 mod node;
 mod proof;
+mod stored;
 mod update;
 
 pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
@@ -44,6 +45,7 @@ pub use node::{
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
+pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, prove, StaleEntry, StateTreeWrites, StateUpdate};
 
 use crate::hash::{hash, Domain, Hash, HASH_BYTES};
@@ -129,7 +131,7 @@ pub(crate) fn key_bit(key: &Hash, index: usize) -> bool {
 /// Nibble `index` (0 = most significant) of a key position.
 pub(crate) fn key_nibble(key: &Hash, index: usize) -> u8 {
     let byte = key.0.get(index / 2).copied().unwrap_or(0);
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         byte >> 4
     } else {
         byte & 0x0f

@@ -45,7 +45,7 @@ impl NibblePath {
             return 0;
         }
         let byte = self.packed.get(index / 2).copied().unwrap_or(0);
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             byte >> 4
         } else {
             byte & 0x0f
@@ -61,7 +61,7 @@ impl NibblePath {
             return next;
         }
         if let Some(byte) = next.packed.get_mut(index / 2) {
-            if index % 2 == 0 {
+            if index.is_multiple_of(2) {
                 *byte |= (nibble & 0x0f) << 4;
             } else {
                 *byte |= nibble & 0x0f;

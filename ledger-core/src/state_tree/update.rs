@@ -67,6 +67,10 @@ impl StateTreeWrites {
     }
 }
 
+/// One child's new subtree and the writes that produced it, from a
+/// parallel branch.
+type SubtreeResult = (usize, Option<Child>, StateTreeWrites);
+
 /// An update with its value hash computed (in parallel, up front).
 struct PreparedUpdate<'a> {
     key_hash: Hash,
@@ -218,7 +222,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
     let groups = split_by_nibble(updates, |update| key_nibble(&update.key_hash, depth));
     let mut children = node.slots();
     if updates.len() >= PARALLEL_MIN_UPDATES {
-        let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
+        let results: Vec<Result<SubtreeResult, StateTreeError>> = groups
             .into_par_iter()
             .map(|(nibble, group)| {
                 let mut local = StateTreeWrites::default();
@@ -358,7 +362,7 @@ fn build<R: StateTreeReader + ?Sized>(
     let groups = split_by_nibble(leaves, |leaf| key_nibble(&leaf_key_hash(leaf), depth));
     let mut children = Slots::default();
     if leaves.len() >= PARALLEL_MIN_UPDATES {
-        let results: Vec<Result<(usize, Option<Child>, StateTreeWrites), StateTreeError>> = groups
+        let results: Vec<Result<SubtreeResult, StateTreeError>> = groups
             .into_par_iter()
             .map(|(nibble, group)| {
                 let mut local = StateTreeWrites::default();

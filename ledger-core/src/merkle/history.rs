@@ -1,0 +1,303 @@
+//! The history tree: a Merkle tree over every block id, appended one block
+//! at a time, whose root goes into each header.
+//!
+//! The tree keeps only its *frontier* in memory: the roots of the perfect
+//! subtrees that make up its leaves (one per set bit of the size, at most
+//! 64). Appending a leaf hashes O(log n) nodes and completes at most as many
+//! perfect subtrees, which the caller stores ([`NodePosition`] gives each a
+//! canonical key). Any inclusion or consistency proof, for any past size, is
+//! answered from stored perfect subtrees, because every subtree of the
+//! RFC 9162 shape is either perfect or a right edge made of perfect ones.
+//!
+//! It knows no storage: it reads nodes through [`HistoryNodes`].
+
+use std::collections::BTreeMap;
+
+use super::proof::{ConsistencyProof, InclusionProof, MerkleProofError, RangeRoots};
+use super::{leaf_hash, node_hash, EMPTY_ROOT};
+use crate::hash::Hash;
+
+/// A perfect subtree: `2^level` leaves starting at leaf `index << level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodePosition {
+    /// Height above the leaves (0: a leaf hash).
+    pub level: u8,
+    /// Position among the subtrees of that level.
+    pub index: u64,
+}
+
+/// Bytes of an encoded [`NodePosition`].
+pub const NODE_POSITION_BYTES: usize = 9;
+
+impl NodePosition {
+    /// Canonical key: level (u8) ‖ index (u64 big-endian), so keys sort by
+    /// level, then index.
+    pub fn to_key(&self) -> [u8; NODE_POSITION_BYTES] {
+        let mut key = [0u8; NODE_POSITION_BYTES];
+        key[0] = self.level;
+        key[1..].copy_from_slice(&self.index.to_be_bytes());
+        key
+    }
+
+    /// Decodes [`NodePosition::to_key`]'s output.
+    pub fn from_key(key: &[u8]) -> Option<Self> {
+        let (&level, index) = key.split_first()?;
+        let index: [u8; 8] = index.try_into().ok()?;
+        (level < 64).then_some(NodePosition {
+            level,
+            index: u64::from_be_bytes(index),
+        })
+    }
+}
+
+/// Reads stored perfect subtrees.
+pub trait HistoryNodes {
+    /// The root of the perfect subtree at `position`, if stored.
+    fn node(&self, position: NodePosition) -> Result<Option<Hash>, MerkleProofError>;
+}
+
+/// Stored nodes in memory (tests, and embedders without a store).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryHistoryNodes(pub BTreeMap<NodePosition, Hash>);
+
+impl MemoryHistoryNodes {
+    /// Stores nodes returned by [`HistoryTree::append`].
+    pub fn insert_all(&mut self, nodes: impl IntoIterator<Item = (NodePosition, Hash)>) {
+        self.0.extend(nodes);
+    }
+}
+
+impl HistoryNodes for MemoryHistoryNodes {
+    fn node(&self, position: NodePosition) -> Result<Option<Hash>, MerkleProofError> {
+        Ok(self.0.get(&position).copied())
+    }
+}
+
+/// The history tree's frontier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryTree {
+    size: u64,
+    /// Perfect subtrees from the left: (level, root), levels decreasing.
+    frontier: Vec<(u8, Hash)>,
+}
+
+fn read<N: HistoryNodes + ?Sized>(
+    nodes: &N,
+    position: NodePosition,
+) -> Result<Hash, MerkleProofError> {
+    nodes.node(position)?.ok_or(MerkleProofError::MissingNode {
+        level: position.level,
+        index: position.index,
+    })
+}
+
+impl HistoryTree {
+    /// The empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds the frontier of a tree of `size` leaves from stored nodes.
+    pub fn restore<N: HistoryNodes + ?Sized>(
+        size: u64,
+        nodes: &N,
+    ) -> Result<Self, MerkleProofError> {
+        let mut frontier = Vec::new();
+        let mut start = 0u64;
+        for level in (0..64u8).rev() {
+            let width = 1u64 << level;
+            if size & width != 0 {
+                let position = NodePosition {
+                    level,
+                    index: start >> level,
+                };
+                frontier.push((level, read(nodes, position)?));
+                start += width;
+            }
+        }
+        Ok(HistoryTree { size, frontier })
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root (RFC 9162 shape); [`EMPTY_ROOT`] for no leaves.
+    pub fn root(&self) -> Hash {
+        let mut roots = self.frontier.iter().rev().map(|(_, hash)| *hash);
+        let Some(mut root) = roots.next() else {
+            return *EMPTY_ROOT;
+        };
+        for left in roots {
+            root = node_hash(&left, &root);
+        }
+        root
+    }
+
+    /// Appends a leaf (a block id) and returns the perfect subtrees it
+    /// completed, for the caller to store: the leaf hash itself (level 0)
+    /// and every node it completed above it.
+    pub fn append(&mut self, leaf: &Hash) -> Vec<(NodePosition, Hash)> {
+        let index = self.size;
+        self.size += 1;
+        let mut completed = Vec::with_capacity(2);
+        let hash = leaf_hash(leaf.as_bytes());
+        completed.push((NodePosition { level: 0, index }, hash));
+        self.frontier.push((0, hash));
+        while let [.., (left_level, left), (right_level, right)] = self.frontier[..] {
+            if left_level != right_level {
+                break;
+            }
+            let level = left_level + 1;
+            let merged = node_hash(&left, &right);
+            self.frontier.truncate(self.frontier.len() - 2);
+            self.frontier.push((level, merged));
+            completed.push((
+                NodePosition {
+                    level,
+                    index: (self.size >> level) - 1,
+                },
+                merged,
+            ));
+        }
+        completed
+    }
+
+    /// The proof that leaf `index` is in the tree of `size` leaves (any size
+    /// up to the stored one), from stored nodes.
+    pub fn inclusion_proof<N: HistoryNodes + ?Sized>(
+        nodes: &N,
+        index: u64,
+        size: u64,
+    ) -> Result<InclusionProof, MerkleProofError> {
+        InclusionProof::generate(&StoredRanges(nodes), index, size)
+    }
+
+    /// The proof that the tree of `old_size` leaves is a prefix of the tree
+    /// of `new_size` leaves, from stored nodes.
+    pub fn consistency_proof<N: HistoryNodes + ?Sized>(
+        nodes: &N,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, MerkleProofError> {
+        ConsistencyProof::generate(&StoredRanges(nodes), old_size, new_size)
+    }
+
+    /// The root of the tree of `size` leaves (a past size), from stored nodes.
+    pub fn root_at<N: HistoryNodes + ?Sized>(
+        nodes: &N,
+        size: u64,
+    ) -> Result<Hash, MerkleProofError> {
+        if size == 0 {
+            return Ok(*EMPTY_ROOT);
+        }
+        StoredRanges(nodes).range_root(0, size)
+    }
+}
+
+/// Range roots from stored perfect subtrees.
+struct StoredRanges<'a, N: ?Sized>(&'a N);
+
+impl<N: HistoryNodes + ?Sized> RangeRoots for StoredRanges<'_, N> {
+    fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError> {
+        // Split [start, end) into the largest aligned perfect subtrees, left
+        // to right, then fold them from the right: the RFC 9162 shape.
+        let mut parts = Vec::new();
+        let mut at = start;
+        while at < end {
+            let mut level = if at == 0 {
+                63
+            } else {
+                at.trailing_zeros().min(63)
+            };
+            while level > 0 && at.checked_add(1u64 << level).is_none_or(|next| next > end) {
+                level -= 1;
+            }
+            parts.push(read(
+                self.0,
+                NodePosition {
+                    level: level as u8,
+                    index: at >> level,
+                },
+            )?);
+            at += 1u64 << level;
+        }
+        let mut parts = parts.into_iter().rev();
+        let mut root = parts.next().ok_or(MerkleProofError::WrongLength)?;
+        for left in parts {
+            root = node_hash(&left, &root);
+        }
+        Ok(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{hash, Domain};
+    use crate::merkle::{merkle_root, verify_consistency, verify_inclusion};
+
+    #[test]
+    fn appends_match_batch_roots_and_proofs_come_from_stored_nodes() {
+        let ids: Vec<Hash> = (0..100u64)
+            .map(|i| hash(Domain::BlockHeader, &i.to_le_bytes()))
+            .collect();
+        let mut tree = HistoryTree::new();
+        let mut nodes = MemoryHistoryNodes::default();
+        let mut roots = vec![tree.root()];
+        for (n, id) in ids.iter().enumerate() {
+            let completed = tree.append(id);
+            assert!(completed.len() <= 1 + 64);
+            nodes.insert_all(completed);
+            assert_eq!(tree.root(), merkle_root(&ids[..=n]));
+            roots.push(tree.root());
+            let restored = HistoryTree::restore(tree.size(), &nodes).unwrap();
+            assert_eq!(restored, tree);
+        }
+        for size in 1..=100u64 {
+            assert_eq!(
+                HistoryTree::root_at(&nodes, size).unwrap(),
+                roots[size as usize]
+            );
+            for index in [0, size / 2, size - 1] {
+                let proof = HistoryTree::inclusion_proof(&nodes, index, size).unwrap();
+                assert_eq!(
+                    proof,
+                    InclusionProof::from_leaves(&ids[..size as usize], index).unwrap()
+                );
+                verify_inclusion(&roots[size as usize], size, &ids[index as usize], &proof)
+                    .unwrap();
+            }
+            for old in [0, 1, size / 3, size - 1, size] {
+                let proof = HistoryTree::consistency_proof(&nodes, old, size).unwrap();
+                verify_consistency(
+                    old,
+                    &roots[old as usize],
+                    size,
+                    &roots[size as usize],
+                    &proof,
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn position_keys_roundtrip_and_sort() {
+        let a = NodePosition { level: 0, index: 7 };
+        let b = NodePosition { level: 1, index: 0 };
+        assert_eq!(NodePosition::from_key(&a.to_key()), Some(a));
+        assert!(a.to_key() < b.to_key());
+        assert_eq!(NodePosition::from_key(&[64, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn missing_node_is_an_error() {
+        let nodes = MemoryHistoryNodes::default();
+        assert!(matches!(
+            HistoryTree::inclusion_proof(&nodes, 0, 2),
+            Err(MerkleProofError::MissingNode { .. })
+        ));
+    }
+}

@@ -1,0 +1,535 @@
+//! Inclusion and consistency proofs (RFC 9162 §2.1.3, §2.1.4): generation,
+//! canonical encoding, and pure verification that never panics.
+//!
+//! Encodings (little-endian):
+//!
+//! | proof | bytes |
+//! |---|---|
+//! | inclusion | leaf index (u64) ‖ tree size (u64) ‖ hash count (u8) ‖ hashes (32 each) |
+//! | consistency | old size (u64) ‖ new size (u64) ‖ hash count (u8) ‖ hashes (32 each) |
+//!
+//! The count is at most [`MAX_PROOF_HASHES`], checked before anything is
+//! allocated; trailing bytes are rejected.
+
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use bytes::Bytes;
+
+use super::{largest_power_of_two_below, leaf_hash, merkle_root, node_hash, EMPTY_ROOT};
+use crate::codec::{DecodeError, Limit, Reader};
+use crate::hash::Hash;
+
+/// Most hashes in a proof: an inclusion proof in a tree of fewer than 2^64
+/// leaves has at most 64, a consistency proof at most 65.
+pub const MAX_PROOF_HASHES: usize = 65;
+
+/// Why a Merkle proof could not be made or does not verify.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MerkleProofError {
+    /// The leaf index is not below the tree size.
+    #[error("leaf index {index} is not in a tree of {size} leaves")]
+    IndexOutOfRange {
+        /// The index.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// The old size of a consistency proof is larger than the new size.
+    #[error("old tree size {old} is larger than new tree size {new}")]
+    SizeOrder {
+        /// The old size.
+        old: u64,
+        /// The new size.
+        new: u64,
+    },
+    /// The proof is for another tree size than the one the root belongs to.
+    #[error("proof is for tree size {proof}, the trusted root is for size {trusted}")]
+    SizeMismatch {
+        /// The size in the proof.
+        proof: u64,
+        /// The size of the trusted root.
+        trusted: u64,
+    },
+    /// The proof has the wrong number of hashes for its sizes.
+    #[error("proof has the wrong number of hashes for its tree sizes")]
+    WrongLength,
+    /// The proof leads to another root.
+    #[error("proof gives root {computed}, expected {expected}")]
+    RootMismatch {
+        /// The root the proof leads to.
+        computed: Hash,
+        /// The root it was checked against.
+        expected: Hash,
+    },
+    /// A stored history node is missing.
+    #[error("history node at level {level}, index {index} is missing")]
+    MissingNode {
+        /// Its level.
+        level: u8,
+        /// Its index.
+        index: u64,
+    },
+    /// The node store failed.
+    #[error("history node storage failed: {0}")]
+    Storage(String),
+    /// The proof bytes are malformed.
+    #[error("proof bytes: {0}")]
+    Decode(#[from] DecodeError),
+}
+
+/// Computes roots of subtree ranges `[start, end)` of the tree; the ranges
+/// asked for are always subtrees of the RFC 9162 shape.
+pub(crate) trait RangeRoots {
+    fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError>;
+}
+
+/// Ranges of an in-memory leaf list.
+pub(crate) struct LeafList<'a>(pub &'a [Hash]);
+
+impl RangeRoots for LeafList<'_> {
+    fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError> {
+        let leaves =
+            self.0
+                .get(start as usize..end as usize)
+                .ok_or(MerkleProofError::IndexOutOfRange {
+                    index: end,
+                    size: self.0.len() as u64,
+                })?;
+        Ok(merkle_root(leaves))
+    }
+}
+
+/// A proof that a leaf is at `index` in a tree of `size` leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The leaf's index.
+    pub index: u64,
+    /// The tree's size.
+    pub size: u64,
+    /// Sibling subtree roots, from the leaf up.
+    pub path: Vec<Hash>,
+}
+
+/// A proof that the tree of `old_size` leaves is a prefix of the tree of
+/// `new_size` leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The old size.
+    pub old_size: u64,
+    /// The new size.
+    pub new_size: u64,
+    /// The RFC 9162 consistency path.
+    pub path: Vec<Hash>,
+}
+
+fn inclusion_path(
+    roots: &dyn RangeRoots,
+    index: u64,
+    start: u64,
+    size: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), MerkleProofError> {
+    if size <= 1 {
+        return Ok(());
+    }
+    let split = largest_power_of_two_below(size);
+    if index < split {
+        inclusion_path(roots, index, start, split, out)?;
+        out.push(roots.range_root(start.saturating_add(split), start.saturating_add(size))?);
+    } else {
+        inclusion_path(
+            roots,
+            index.saturating_sub(split),
+            start.saturating_add(split),
+            size.saturating_sub(split),
+            out,
+        )?;
+        out.push(roots.range_root(start, start.saturating_add(split))?);
+    }
+    Ok(())
+}
+
+fn consistency_subproof(
+    roots: &dyn RangeRoots,
+    old: u64,
+    start: u64,
+    size: u64,
+    whole_old_tree: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), MerkleProofError> {
+    if old == size {
+        if !whole_old_tree {
+            out.push(roots.range_root(start, start.saturating_add(size))?);
+        }
+        return Ok(());
+    }
+    let split = largest_power_of_two_below(size);
+    if old <= split {
+        consistency_subproof(roots, old, start, split, whole_old_tree, out)?;
+        out.push(roots.range_root(start.saturating_add(split), start.saturating_add(size))?);
+    } else {
+        consistency_subproof(
+            roots,
+            old.saturating_sub(split),
+            start.saturating_add(split),
+            size.saturating_sub(split),
+            false,
+            out,
+        )?;
+        out.push(roots.range_root(start, start.saturating_add(split))?);
+    }
+    Ok(())
+}
+
+impl InclusionProof {
+    pub(crate) fn generate(
+        roots: &dyn RangeRoots,
+        index: u64,
+        size: u64,
+    ) -> Result<Self, MerkleProofError> {
+        if index >= size {
+            return Err(MerkleProofError::IndexOutOfRange { index, size });
+        }
+        let mut path = Vec::new();
+        inclusion_path(roots, index, 0, size, &mut path)?;
+        Ok(InclusionProof { index, size, path })
+    }
+
+    /// The proof for leaf `index` of the tree over `leaves`.
+    pub fn from_leaves(leaves: &[Hash], index: u64) -> Result<Self, MerkleProofError> {
+        Self::generate(&LeafList(leaves), index, leaves.len() as u64)
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Bytes {
+        encode(self.index, self.size, &self.path)
+    }
+
+    /// Strict decoding.
+    pub fn decode(input: &Bytes) -> Result<Self, MerkleProofError> {
+        let (index, size, path) = decode(input)?;
+        Ok(InclusionProof { index, size, path })
+    }
+}
+
+impl ConsistencyProof {
+    pub(crate) fn generate(
+        roots: &dyn RangeRoots,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Self, MerkleProofError> {
+        if old_size > new_size {
+            return Err(MerkleProofError::SizeOrder {
+                old: old_size,
+                new: new_size,
+            });
+        }
+        let mut path = Vec::new();
+        if old_size > 0 && old_size < new_size {
+            consistency_subproof(roots, old_size, 0, new_size, true, &mut path)?;
+        }
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            path,
+        })
+    }
+
+    /// The proof that the first `old_size` of `leaves` form a prefix of the
+    /// tree over all of `leaves`.
+    pub fn from_leaves(leaves: &[Hash], old_size: u64) -> Result<Self, MerkleProofError> {
+        Self::generate(&LeafList(leaves), old_size, leaves.len() as u64)
+    }
+
+    /// The canonical encoding.
+    pub fn encode(&self) -> Bytes {
+        encode(self.old_size, self.new_size, &self.path)
+    }
+
+    /// Strict decoding.
+    pub fn decode(input: &Bytes) -> Result<Self, MerkleProofError> {
+        let (old_size, new_size, path) = decode(input)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            path,
+        })
+    }
+}
+
+fn encode(first: u64, second: u64, path: &[Hash]) -> Bytes {
+    let mut out = Vec::with_capacity(path.len().saturating_mul(32).saturating_add(17));
+    out.extend_from_slice(&first.to_le_bytes());
+    out.extend_from_slice(&second.to_le_bytes());
+    out.push(u8::try_from(path.len()).unwrap_or(u8::MAX));
+    for hash in path {
+        out.extend_from_slice(hash.as_bytes());
+    }
+    Bytes::from(out)
+}
+
+fn decode(input: &Bytes) -> Result<(u64, u64, Vec<Hash>), MerkleProofError> {
+    let mut reader = Reader::new(input);
+    let first = reader.u64()?;
+    let second = reader.u64()?;
+    let count_offset = reader.offset();
+    let [count] = reader.array::<1>()?;
+    let count = usize::from(count);
+    if count > MAX_PROOF_HASHES {
+        return Err(DecodeError::LimitExceeded {
+            offset: count_offset,
+            what: Limit::ProofHashes,
+            value: count as u64,
+            max: MAX_PROOF_HASHES as u64,
+        }
+        .into());
+    }
+    reader.ensure((count as u64).saturating_mul(32))?;
+    let mut path = Vec::with_capacity(count);
+    for _ in 0..count {
+        path.push(Hash(reader.array()?));
+    }
+    reader.finish()?;
+    Ok((first, second, path))
+}
+
+/// Checks that `leaf` (the leaf's data, e.g. a transaction id) is at
+/// `proof.index` in the tree of `size` leaves with root `root`
+/// (RFC 9162 §2.1.3.2). Pure; never panics.
+///
+/// `root` and `size` must come together from a trusted source (a header's
+/// `tx_root` and `tx_count`, or `history_root` and `height`): an RFC 9162
+/// path can fit more than one size, so the size is checked here rather than
+/// taken from the proof.
+pub fn verify_inclusion(
+    root: &Hash,
+    size: u64,
+    leaf: &Hash,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    if proof.size != size {
+        return Err(MerkleProofError::SizeMismatch {
+            proof: proof.size,
+            trusted: size,
+        });
+    }
+    if proof.index >= proof.size {
+        return Err(MerkleProofError::IndexOutOfRange {
+            index: proof.index,
+            size: proof.size,
+        });
+    }
+    if proof.path.len() > MAX_PROOF_HASHES {
+        return Err(MerkleProofError::WrongLength);
+    }
+    let mut f = proof.index;
+    let mut s = proof.size.saturating_sub(1);
+    let mut computed = leaf_hash(leaf.as_bytes());
+    for sibling in &proof.path {
+        if s == 0 {
+            return Err(MerkleProofError::WrongLength);
+        }
+        if f & 1 == 1 || f == s {
+            computed = node_hash(sibling, &computed);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            computed = node_hash(&computed, sibling);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s != 0 {
+        return Err(MerkleProofError::WrongLength);
+    }
+    if computed != *root {
+        return Err(MerkleProofError::RootMismatch {
+            computed,
+            expected: *root,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the tree of `old_size` leaves with root `old_root` is a
+/// prefix of the tree of `new_size` leaves with root `new_root`
+/// (RFC 9162 §2.1.4.2). Pure; never panics. Each size must be the trusted
+/// size of its root; the proof's sizes must equal them.
+pub fn verify_consistency(
+    old_size: u64,
+    old_root: &Hash,
+    new_size: u64,
+    new_root: &Hash,
+    proof: &ConsistencyProof,
+) -> Result<(), MerkleProofError> {
+    for (proof_size, trusted) in [(proof.old_size, old_size), (proof.new_size, new_size)] {
+        if proof_size != trusted {
+            return Err(MerkleProofError::SizeMismatch {
+                proof: proof_size,
+                trusted,
+            });
+        }
+    }
+    let (old, new) = (proof.old_size, proof.new_size);
+    if old > new {
+        return Err(MerkleProofError::SizeOrder { old, new });
+    }
+    if proof.path.len() > MAX_PROOF_HASHES {
+        return Err(MerkleProofError::WrongLength);
+    }
+    if old == 0 {
+        // Every tree extends the empty one.
+        if !proof.path.is_empty() {
+            return Err(MerkleProofError::WrongLength);
+        }
+        return check_root(old_root, &EMPTY_ROOT);
+    }
+    if old == new {
+        if !proof.path.is_empty() {
+            return Err(MerkleProofError::WrongLength);
+        }
+        return check_root(new_root, old_root);
+    }
+    // When the old tree is a perfect subtree, its root starts the path.
+    let mut path = proof.path.iter();
+    let first = if old.is_power_of_two() {
+        *old_root
+    } else {
+        *path.next().ok_or(MerkleProofError::WrongLength)?
+    };
+    let mut f = old.saturating_sub(1);
+    let mut s = new.saturating_sub(1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let mut old_computed = first;
+    let mut new_computed = first;
+    for sibling in path {
+        if s == 0 {
+            return Err(MerkleProofError::WrongLength);
+        }
+        if f & 1 == 1 || f == s {
+            old_computed = node_hash(sibling, &old_computed);
+            new_computed = node_hash(sibling, &new_computed);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            new_computed = node_hash(&new_computed, sibling);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s != 0 {
+        return Err(MerkleProofError::WrongLength);
+    }
+    check_root(&old_computed, old_root)?;
+    check_root(&new_computed, new_root)
+}
+
+fn check_root(computed: &Hash, expected: &Hash) -> Result<(), MerkleProofError> {
+    if computed != expected {
+        return Err(MerkleProofError::RootMismatch {
+            computed: *computed,
+            expected: *expected,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{hash, Domain};
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n)
+            .map(|i| hash(Domain::BlockHeader, &i.to_le_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn every_inclusion_proof_up_to_64_verifies_and_tampering_fails() {
+        for n in 1..=64u64 {
+            let leaves = leaves(n);
+            let root = merkle_root(&leaves);
+            for i in 0..n {
+                let proof = InclusionProof::from_leaves(&leaves, i).unwrap();
+                verify_inclusion(&root, n, &leaves[i as usize], &proof).unwrap();
+                let decoded = InclusionProof::decode(&proof.encode()).unwrap();
+                assert_eq!(decoded, proof);
+                let other = leaves[((i + 1) % n) as usize];
+                if n > 1 {
+                    assert!(verify_inclusion(&root, n, &other, &proof).is_err());
+                }
+                let mut wrong_index = proof.clone();
+                wrong_index.index = (i + 1) % n;
+                if n > 1 {
+                    assert!(verify_inclusion(&root, n, &leaves[i as usize], &wrong_index).is_err());
+                }
+                let mut wrong_size = proof.clone();
+                wrong_size.size = n + 1;
+                assert!(matches!(
+                    verify_inclusion(&root, n, &leaves[i as usize], &wrong_size),
+                    Err(MerkleProofError::SizeMismatch { .. })
+                ));
+                assert!(verify_inclusion(&root, n + 1, &leaves[i as usize], &proof).is_err());
+                for k in 0..proof.path.len() {
+                    let mut tampered = proof.clone();
+                    tampered.path[k].0[0] ^= 1;
+                    assert!(verify_inclusion(&root, n, &leaves[i as usize], &tampered).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_consistency_proof_up_to_64_verifies_and_tampering_fails() {
+        let all = leaves(64);
+        for n in 1..=64u64 {
+            let new_root = merkle_root(&all[..n as usize]);
+            for m in 0..=n {
+                let old_root = merkle_root(&all[..m as usize]);
+                let proof = ConsistencyProof::from_leaves(&all[..n as usize], m).unwrap();
+                verify_consistency(m, &old_root, n, &new_root, &proof).unwrap();
+                assert_eq!(ConsistencyProof::decode(&proof.encode()).unwrap(), proof);
+                for k in 0..proof.path.len() {
+                    let mut tampered = proof.clone();
+                    tampered.path[k].0[31] ^= 0x80;
+                    assert!(verify_consistency(m, &old_root, n, &new_root, &tampered).is_err());
+                }
+                if m > 0 && m < n {
+                    let mut wrong = proof.clone();
+                    wrong.old_size = m - 1;
+                    assert!(verify_consistency(m, &old_root, n, &new_root, &wrong).is_err());
+                    assert!(verify_consistency(m - 1, &old_root, n, &new_root, &wrong).is_err());
+                    let mut wrong = proof.clone();
+                    wrong.new_size = n + 1;
+                    assert!(verify_consistency(m, &old_root, n, &new_root, &wrong).is_err());
+                    assert!(verify_consistency(m - 1, &old_root, n, &new_root, &wrong).is_err());
+                    let forged_old = hash(Domain::MerkleNode, b"forged");
+                    assert!(verify_consistency(m, &forged_old, n, &new_root, &proof).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_rejects_oversized_count_and_trailing_bytes() {
+        let mut bytes = vec![0u8; 16];
+        bytes.push(200);
+        assert!(matches!(
+            InclusionProof::decode(&Bytes::from(bytes)),
+            Err(MerkleProofError::Decode(DecodeError::LimitExceeded { .. }))
+        ));
+        let proof = InclusionProof::from_leaves(&leaves(5), 3).unwrap();
+        let mut bytes = proof.encode().to_vec();
+        bytes.push(0);
+        assert!(InclusionProof::decode(&Bytes::from(bytes)).is_err());
+    }
+}

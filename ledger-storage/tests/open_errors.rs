@@ -1,0 +1,99 @@
+//! Opening a RocksDB store reports what a user can act on: a path that is
+//! not a ledger, a store locked by another open, a schema version from
+//! another build; and a reopened store still holds what was committed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is a failing test"
+)]
+
+use ledger_core::store::{Column, Durability, Store, StoreError, StoreRead, WriteBatch};
+use ledger_storage::RocksStore;
+
+#[test]
+fn reopen_keeps_committed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let store = RocksStore::open(&path).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(Column::Blocks, &b"height-1"[..], &b"block"[..]);
+        store.commit(batch, Durability::Synced).unwrap();
+    }
+    let store = RocksStore::open(&path).unwrap();
+    assert_eq!(
+        store.get(Column::Blocks, b"height-1").unwrap().as_deref(),
+        Some(&b"block"[..])
+    );
+}
+
+#[test]
+fn a_directory_of_other_files_is_not_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
+    assert!(matches!(
+        RocksStore::open(dir.path()),
+        Err(StoreError::NotALedger { .. })
+    ));
+}
+
+#[test]
+fn a_file_is_not_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"hello").unwrap();
+    assert!(matches!(
+        RocksStore::open(&file),
+        Err(StoreError::NotALedger { .. })
+    ));
+}
+
+#[test]
+fn another_rocksdb_database_is_not_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        let db = rocksdb::DB::open(&options, dir.path()).unwrap();
+        db.put(b"k", b"v").unwrap();
+    }
+    assert!(matches!(
+        RocksStore::open(dir.path()),
+        Err(StoreError::NotALedger { .. })
+    ));
+}
+
+#[test]
+fn a_second_open_is_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let _first = RocksStore::open(&path).unwrap();
+    assert!(matches!(
+        RocksStore::open(&path),
+        Err(StoreError::Locked { .. })
+    ));
+}
+
+#[test]
+fn another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let store = RocksStore::open(&path).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Column::Meta,
+            &b"schema-version"[..],
+            99u32.to_le_bytes().to_vec(),
+        );
+        store.commit(batch, Durability::Synced).unwrap();
+    }
+    assert_eq!(
+        RocksStore::open(&path).unwrap_err(),
+        StoreError::SchemaMismatch {
+            found: 99,
+            expected: ledger_core::store::SCHEMA_VERSION
+        }
+    );
+}
