@@ -44,6 +44,7 @@
 //! production timing belong to the embedding project.
 
 pub mod codec;
+pub mod engine;
 pub mod execute;
 pub mod hash;
 pub mod limits;

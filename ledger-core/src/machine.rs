@@ -178,3 +178,109 @@ impl Receipt {
         matches!(self, Receipt::Success { .. })
     }
 }
+
+const RECEIPT_SUCCESS: u8 = 0;
+const RECEIPT_FAILED: u8 = 1;
+
+impl Receipt {
+    /// The stored encoding: tag (0 success, 1 failed); success: event count
+    /// (u16 LE), then per event topic and data as u16-length-prefixed bytes;
+    /// failed: code (u32 LE), message as u16-length-prefixed UTF-8.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        let put = |out: &mut Vec<u8>, bytes: &[u8]| {
+            let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(bytes.get(..usize::from(len)).unwrap_or(&[]));
+        };
+        match self {
+            Receipt::Success { events } => {
+                out.push(RECEIPT_SUCCESS);
+                let count = u16::try_from(events.len()).unwrap_or(u16::MAX);
+                out.extend_from_slice(&count.to_le_bytes());
+                for event in events.iter().take(usize::from(count)) {
+                    put(&mut out, &event.topic);
+                    put(&mut out, &event.data);
+                }
+            }
+            Receipt::Failed(failure) => {
+                out.push(RECEIPT_FAILED);
+                out.extend_from_slice(&failure.code.to_le_bytes());
+                put(&mut out, failure.message.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Strict decoding of [`Receipt::encode`]'s output.
+    pub fn decode(bytes: &[u8]) -> Option<Receipt> {
+        fn take<'a>(rest: &mut &'a [u8], len: usize) -> Option<&'a [u8]> {
+            if rest.len() < len {
+                return None;
+            }
+            let (head, tail) = rest.split_at(len);
+            *rest = tail;
+            Some(head)
+        }
+        fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+            let len = take(rest, 2)?;
+            let len = u16::from_le_bytes([*len.first()?, *len.get(1)?]);
+            take(rest, usize::from(len))
+        }
+        let (&tag, mut rest) = bytes.split_first()?;
+        let receipt = match tag {
+            RECEIPT_SUCCESS => {
+                let count = take(&mut rest, 2)?;
+                let count = u16::from_le_bytes([*count.first()?, *count.get(1)?]);
+                if usize::from(count) > MAX_EVENTS_PER_TX {
+                    return None;
+                }
+                let mut events = Vec::with_capacity(usize::from(count));
+                for _ in 0..count {
+                    let topic = Bytes::copy_from_slice(field(&mut rest)?);
+                    let data = Bytes::copy_from_slice(field(&mut rest)?);
+                    events.push(Event { topic, data });
+                }
+                Receipt::Success { events }
+            }
+            RECEIPT_FAILED => {
+                let code = take(&mut rest, 4)?;
+                let code = u32::from_le_bytes(code.try_into().ok()?);
+                let message = String::from_utf8(field(&mut rest)?.to_vec()).ok()?;
+                Receipt::Failed(Failure { code, message })
+            }
+            _ => return None,
+        };
+        rest.is_empty().then_some(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_roundtrip() {
+        for receipt in [
+            Receipt::Success { events: vec![] },
+            Receipt::Success {
+                events: vec![Event {
+                    topic: Bytes::from_static(b"mint"),
+                    data: Bytes::from_static(b"\x01\x02"),
+                }],
+            },
+            Receipt::Failed(Failure::new(7, "insufficient funds")),
+        ] {
+            let bytes = receipt.encode();
+            assert_eq!(Receipt::decode(&bytes), Some(receipt));
+            assert_eq!(Receipt::decode(&bytes[..bytes.len() - 1]), None);
+        }
+    }
+
+    #[test]
+    fn failure_messages_are_cut_at_a_char_boundary() {
+        let failure = Failure::new(1, "é".repeat(200));
+        assert!(failure.message.len() <= MAX_FAILURE_MESSAGE_BYTES);
+        assert!(failure.message.chars().all(|c| c == 'é'));
+    }
+}
