@@ -269,3 +269,26 @@ fn rocks_store_ledger_reopens_at_its_head() {
     }
     assert_eq!(ledger.head(), proposer.head());
 }
+
+#[test]
+fn audit_passes_on_a_good_ledger_and_finds_tampering() {
+    let store = MemStore::new();
+    let (_, ledger) = build_chain(store.clone(), 8, 33);
+    let report = ledger.audit().unwrap();
+    assert_eq!(report.blocks, 8);
+    // Tamper with a stored receipt: the audit names its height.
+    let mut batch = ledger_core::store::WriteBatch::new();
+    let mut key = 3u64.to_be_bytes().to_vec();
+    key.extend_from_slice(&0u32.to_be_bytes());
+    batch.put(
+        ledger_core::store::Column::Receipts,
+        key,
+        Receipt::Failed(ledger_core::machine::Failure::new(99, "forged")).encode(),
+    );
+    store
+        .commit(batch, ledger_core::store::Durability::Synced)
+        .unwrap();
+    let reopened = Ledger::open(store, app(&keys()), config()).unwrap();
+    let error = reopened.audit().unwrap_err();
+    assert_eq!(error.height, 3, "{error}");
+}
