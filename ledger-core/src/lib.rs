@@ -44,8 +44,11 @@
 //! production timing belong to the embedding project.
 
 pub mod codec;
+pub mod engine;
+pub mod execute;
 pub mod hash;
 pub mod limits;
+pub mod machine;
 pub mod merkle;
 pub mod state_tree;
 pub mod store;

@@ -1,0 +1,13 @@
+//! Reference applications of the ledger engine. Each implements
+//! [`ledger_core::machine::StateMachine`] and knows nothing of the engine's
+//! internals or of storage:
+//!
+//! * [`transfers`]: accounts with balances and transfers; the benchmark
+//!   workload.
+//! * [`provenance`]: needs lists, pledges, and the signed custody trail of
+//!   every shipment (donor → carrier → warehouse → hospital).
+//! * [`notary`]: anchor a document's hash with signer and time, forever.
+
+pub mod notary;
+pub mod provenance;
+pub mod transfers;

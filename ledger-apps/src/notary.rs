@@ -1,0 +1,109 @@
+//! `notary`: anchor a document's hash with the signer and the block's
+//! timestamp, forever; anyone can later look it up with a proof.
+//!
+//! Payload: the document's 32-byte hash (of whatever hash function the
+//! document's owner uses; the ledger does not read documents). State: one
+//! key per document, `b"notary:" ‖ document hash` → signer (32) ‖ timestamp
+//! in milliseconds (u64 LE) ‖ height (u64 LE) ‖ anchoring transaction id
+//! (32). The first anchor wins; anchoring an anchored hash fails, so a record
+//! can never be rewritten.
+
+use bytes::Bytes;
+use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
+use ledger_core::{Hash, PublicKey};
+
+/// Failure code: the payload is not a 32-byte document hash.
+pub const MALFORMED_PAYLOAD: u32 = 1;
+/// Failure code: the document was anchored before.
+pub const ALREADY_ANCHORED: u32 = 2;
+
+/// An anchored document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    /// Who anchored it.
+    pub signer: PublicKey,
+    /// The block timestamp when it was anchored (ms since the epoch).
+    pub timestamp_ms: u64,
+    /// The block height when it was anchored.
+    pub height: u64,
+    /// The anchoring transaction.
+    pub tx_id: Hash,
+}
+
+/// Bytes of a stored anchor.
+pub const ANCHOR_BYTES: usize = 32 + 8 + 8 + 32;
+
+impl Anchor {
+    /// The stored encoding.
+    pub fn encode(&self) -> Bytes {
+        let mut out = Vec::with_capacity(ANCHOR_BYTES);
+        out.extend_from_slice(&self.signer.0);
+        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        out.extend_from_slice(self.tx_id.as_bytes());
+        Bytes::from(out)
+    }
+
+    /// Strict decoding of a stored anchor.
+    pub fn decode(bytes: &[u8]) -> Option<Anchor> {
+        let bytes: &[u8; ANCHOR_BYTES] = bytes.try_into().ok()?;
+        let (signer, rest) = bytes.split_first_chunk::<32>()?;
+        let (timestamp, rest) = rest.split_first_chunk::<8>()?;
+        let (height, rest) = rest.split_first_chunk::<8>()?;
+        let tx_id: &[u8; 32] = rest.try_into().ok()?;
+        Some(Anchor {
+            signer: PublicKey(*signer),
+            timestamp_ms: u64::from_le_bytes(*timestamp),
+            height: u64::from_le_bytes(*height),
+            tx_id: Hash(*tx_id),
+        })
+    }
+}
+
+/// The state key of a document's anchor.
+pub fn anchor_key(document: &Hash) -> Vec<u8> {
+    [b"notary:".as_slice(), document.as_bytes()].concat()
+}
+
+/// The notary application.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notary;
+
+impl StateMachine for Notary {
+    fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
+        let document: [u8; 32] = context.tx.payload()[..]
+            .try_into()
+            .map_err(|_| Failure::new(MALFORMED_PAYLOAD, "payload is not a 32-byte hash"))?;
+        let key = anchor_key(&Hash(document));
+        if state.get(&key)?.is_some() {
+            return Err(Failure::new(ALREADY_ANCHORED, "document already anchored"));
+        }
+        let anchor = Anchor {
+            signer: *context.tx.sender(),
+            timestamp_ms: context.timestamp_ms,
+            height: context.height,
+            tx_id: context.tx_id,
+        };
+        state.put(&key, anchor.encode())?;
+        state.emit(b"anchored", &document)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchor_roundtrip() {
+        let anchor = Anchor {
+            signer: PublicKey([1; 32]),
+            timestamp_ms: 5,
+            height: 6,
+            tx_id: Hash([7; 32]),
+        };
+        let bytes = anchor.encode();
+        assert_eq!(Anchor::decode(&bytes), Some(anchor));
+        assert_eq!(Anchor::decode(&bytes[1..]), None);
+    }
+}

@@ -1,0 +1,836 @@
+//! The ledger engine: what a node embeds.
+//!
+//! [`Ledger`] joins a [`Store`] and an application's [`StateMachine`]. A
+//! block goes through three steps:
+//!
+//! 1. [`Ledger::verify_block`] (stateless; a node may run it on the next
+//!    block while the current one executes): chain id, every signature in
+//!    parallel batches, transaction ids and the transaction root.
+//! 2. [`Ledger::apply_block`]: height, parent, timestamp and history root
+//!    against the chain head; execution of every transaction in order
+//!    (nonces, the application); the new state root; comparison of every
+//!    root with the header.
+//! 3. One atomic store batch with the block, its transaction index and
+//!    receipts, the state-tree and history-tree nodes and the new head.
+//!
+//! Any mismatch or error before step 3 leaves the store exactly as it was
+//! and names the first offending transaction or root. A proposer calls
+//! [`Ledger::build_block`] to order, execute and fill in the roots.
+//!
+//! Queries answer with proofs that standalone functions check without a
+//! store: [`verify_transaction_inclusion`], [`verify_block_in_history`] and
+//! [`crate::state_tree::verify_state_proof`] (with
+//! [`crate::execute::application_position`]).
+
+use bytes::Bytes;
+
+use crate::codec::{DecodeError, EncodeError};
+use crate::execute::{
+    application_position, execute_transactions, nonce_position, BlockContext, ExecutionError,
+    StateRead,
+};
+use crate::hash::Hash;
+use crate::limits::BLOCK_FORMAT_VERSION;
+use crate::machine::{Receipt, StateMachine};
+use crate::merkle::{
+    merkle_root, verify_inclusion, HistoryNodes, HistoryTree, InclusionProof, MerkleProofError,
+    NodePosition,
+};
+use crate::state_tree::{
+    add_pruning_to_batch, add_writes_to_batch, apply_updates, prove, NodeCache, StateProof,
+    StateTreeError, StateTreeReader, StoredStateTree,
+};
+use crate::store::{Column, Durability, Store, StoreError, StoreRead, WriteBatch};
+use crate::types::{Block, BlockHeader, PublicKey, Transaction};
+use crate::verify::{SignatureVerifier, VerifierConfig, VerifyError};
+
+/// Meta key of the committed head (the latest header).
+const HEAD_KEY: &[u8] = b"head";
+
+/// Default number of state versions kept readable (and provable): about a
+/// day of blocks at one block per minute.
+pub const DEFAULT_STATE_RETENTION: u64 = 1_440;
+
+/// How a [`Ledger`] runs.
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    /// The chain this ledger belongs to.
+    pub chain_id: u64,
+    /// State versions kept readable; older ones are pruned at commit.
+    pub state_retention: u64,
+    /// Durability of each block commit.
+    pub durability: Durability,
+    /// Signature verification settings.
+    pub verifier: VerifierConfig,
+    /// Memory for cached state-tree nodes.
+    pub node_cache_bytes: usize,
+}
+
+impl LedgerConfig {
+    /// Defaults for `chain_id`.
+    pub fn new(chain_id: u64) -> Self {
+        LedgerConfig {
+            chain_id,
+            state_retention: DEFAULT_STATE_RETENTION,
+            durability: Durability::Synced,
+            verifier: VerifierConfig::default(),
+            node_cache_bytes: crate::state_tree::DEFAULT_NODE_CACHE_BYTES,
+        }
+    }
+}
+
+/// Why the ledger refused a block or could not answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The block bytes are malformed.
+    #[error("block bytes: {0}")]
+    Decode(#[from] DecodeError),
+    /// A block could not be built within the limits.
+    #[error("block: {0}")]
+    Encode(#[from] EncodeError),
+    /// The block is for another chain.
+    #[error("block is for chain {found}, this ledger is chain {expected}")]
+    WrongChain {
+        /// This chain.
+        expected: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// Some signatures are invalid (every index listed).
+    #[error("invalid signatures: {0}")]
+    InvalidSignatures(#[from] VerifyError),
+    /// The block is not the next height.
+    #[error("block height {found}, expected {expected}")]
+    WrongHeight {
+        /// The next height.
+        expected: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// The parent hash is not the head's id.
+    #[error("block parent {found}, the head is {expected}")]
+    WrongParent {
+        /// The head's id.
+        expected: Hash,
+        /// The block's parent.
+        found: Hash,
+    },
+    /// The timestamp is before the parent's (timestamps never decrease).
+    #[error("block timestamp {found} ms is before its parent's {parent} ms")]
+    TimestampBeforeParent {
+        /// The parent's timestamp.
+        parent: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// A root in the header differs from the one computed.
+    #[error("{root} root mismatch: header has {header}, computed {computed}")]
+    RootMismatch {
+        /// Which root (`transaction`, `state`, `history`).
+        root: &'static str,
+        /// The header's.
+        header: Hash,
+        /// The computed one.
+        computed: Hash,
+    },
+    /// A transaction is invalid (wrong chain, nonce, or a duplicate).
+    #[error("{0}")]
+    Execution(#[from] ExecutionError),
+    /// The state tree failed (storage or corruption).
+    #[error("state tree: {0}")]
+    StateTree(#[from] StateTreeError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A history proof could not be built.
+    #[error("history: {0}")]
+    History(#[from] MerkleProofError),
+    /// Stored data contradicts itself.
+    #[error("ledger storage is inconsistent: {0}")]
+    Corrupt(String),
+    /// The height is pruned or not yet written.
+    #[error("height {height} is not available (oldest {oldest}, head {head:?})")]
+    HeightUnavailable {
+        /// Asked for.
+        height: u64,
+        /// Oldest retained state version.
+        oldest: u64,
+        /// The head.
+        head: Option<u64>,
+    },
+}
+
+/// A block whose stateless checks passed: chain id, signatures, transaction
+/// ids and transaction root.
+#[derive(Clone, Debug)]
+pub struct VerifiedBlock {
+    block: Block,
+    tx_ids: Vec<Hash>,
+}
+
+impl VerifiedBlock {
+    /// The block.
+    pub fn block(&self) -> &Block {
+        &self.block
+    }
+    /// Its transaction ids, in order.
+    pub fn tx_ids(&self) -> &[Hash] {
+        &self.tx_ids
+    }
+}
+
+/// What committing a block produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The committed header.
+    pub header: BlockHeader,
+    /// The block id.
+    pub id: Hash,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// Bytes written to the store in the block's batch.
+    pub bytes_written: usize,
+}
+
+/// A transaction with everything needed to check that it is in the ledger.
+#[derive(Clone, Debug)]
+pub struct TransactionRecord {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// The header of its block.
+    pub header: BlockHeader,
+    /// Its inclusion in the block's transaction root.
+    pub inclusion: InclusionProof,
+}
+
+/// A state value (or its absence) at a height, with its proof.
+#[derive(Clone, Debug)]
+pub struct StateRecord {
+    /// The value, if present.
+    pub value: Option<Bytes>,
+    /// The proof against `header.state_root`.
+    pub proof: StateProof,
+    /// The header of the height it is read at.
+    pub header: BlockHeader,
+}
+
+/// The committed head.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    header: BlockHeader,
+    id: Hash,
+}
+
+/// History nodes in the store.
+struct StoredHistory<'a, S: ?Sized>(&'a S);
+
+impl<S: StoreRead + ?Sized> HistoryNodes for StoredHistory<'_, S> {
+    fn node(&self, position: NodePosition) -> Result<Option<Hash>, MerkleProofError> {
+        let value = self
+            .0
+            .get(Column::History, &position.to_key())
+            .map_err(|e| MerkleProofError::Storage(e.to_string()))?;
+        match value {
+            None => Ok(None),
+            Some(bytes) => <[u8; 32]>::try_from(&bytes[..])
+                .map(|hash| Some(Hash(hash)))
+                .map_err(|_| MerkleProofError::Storage("history node is not 32 bytes".into())),
+        }
+    }
+}
+
+/// Committed state at one version, read through the state tree's values.
+struct CommittedState<'a, R: ?Sized> {
+    reader: &'a R,
+    version: Option<u64>,
+}
+
+impl<R: StateTreeReader + ?Sized> StateRead for CommittedState<'_, R> {
+    fn read(&self, position: &Hash) -> Result<Option<Bytes>, String> {
+        match self.version {
+            None => Ok(None),
+            Some(version) => self
+                .reader
+                .value_at(position, version)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn height_key(height: u64) -> [u8; 8] {
+    height.to_be_bytes()
+}
+
+fn receipt_key(height: u64, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// Checks that the transaction with id `tx_id` is at `proof.index` of the
+/// block with `header` (against its transaction root and count).
+pub fn verify_transaction_inclusion(
+    header: &BlockHeader,
+    tx_id: &Hash,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    verify_inclusion(&header.tx_root, u64::from(header.tx_count), tx_id, proof)
+}
+
+/// Checks that `block` (a header) is at its height in the history committed
+/// by `trusted` (a later header): against `trusted.history_root` over the
+/// `trusted.height` blocks before it.
+pub fn verify_block_in_history(
+    trusted: &BlockHeader,
+    block: &BlockHeader,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    if proof.index != block.height {
+        return Err(MerkleProofError::IndexOutOfRange {
+            index: proof.index,
+            size: block.height,
+        });
+    }
+    verify_inclusion(&trusted.history_root, trusted.height, &block.id(), proof)
+}
+
+/// The ledger: a store and a state machine. See the module documentation.
+pub struct Ledger<S: Store, M: StateMachine> {
+    store: S,
+    machine: M,
+    config: LedgerConfig,
+    verifier: SignatureVerifier,
+    node_cache: NodeCache,
+    head: Option<Head>,
+    history: HistoryTree,
+}
+
+impl<S: Store, M: StateMachine> std::fmt::Debug for Ledger<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("chain_id", &self.config.chain_id)
+            .field("height", &self.height())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Opens the ledger in `store`: recovers the committed head and checks
+    /// that the stored state and history roots match it.
+    pub fn open(store: S, machine: M, config: LedgerConfig) -> Result<Self, LedgerError> {
+        let head = match store.get(Column::Meta, HEAD_KEY)? {
+            None => None,
+            Some(bytes) => {
+                let header = BlockHeader::decode(&bytes)?;
+                Some(Head {
+                    id: header.id(),
+                    header,
+                })
+            }
+        };
+        let history = match &head {
+            None => HistoryTree::new(),
+            Some(head) => HistoryTree::restore(head.header.height + 1, &StoredHistory(&store))?,
+        };
+        let ledger = Ledger {
+            verifier: SignatureVerifier::new(config.verifier.clone()),
+            node_cache: NodeCache::new(config.node_cache_bytes),
+            store,
+            machine,
+            config,
+            head,
+            history,
+        };
+        if let Some(head) = &ledger.head {
+            if head.header.chain_id != ledger.config.chain_id {
+                return Err(LedgerError::WrongChain {
+                    expected: ledger.config.chain_id,
+                    found: head.header.chain_id,
+                });
+            }
+            let state_root = ledger.state_root_at(head.header.height)?;
+            check_root("state", head.header.state_root, state_root)?;
+            let history_root =
+                HistoryTree::root_at(&StoredHistory(&ledger.store), head.header.height)?;
+            check_root("history", head.header.history_root, history_root)?;
+        }
+        Ok(ledger)
+    }
+
+    /// The committed head's height, if any block was committed.
+    pub fn height(&self) -> Option<u64> {
+        self.head.map(|head| head.header.height)
+    }
+
+    /// The committed head's header.
+    pub fn head(&self) -> Option<&BlockHeader> {
+        self.head.as_ref().map(|head| &head.header)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The signature verifier (to verify ahead, or to measure).
+    pub fn verifier(&self) -> &SignatureVerifier {
+        &self.verifier
+    }
+
+    fn state_root_at(&self, version: u64) -> Result<Hash, LedgerError> {
+        let stored = StoredStateTree::new(&self.store);
+        let node = self
+            .node_cache
+            .reader(&stored)
+            .node(&crate::state_tree::NodeKey::root(version))?
+            .ok_or_else(|| LedgerError::Corrupt(format!("no state root for version {version}")))?;
+        Ok(node.hash())
+    }
+
+    /// Stateless checks of a block: chain id, signatures (in parallel
+    /// batches), transaction ids and root.
+    pub fn verify_block(&self, block: Block) -> Result<VerifiedBlock, LedgerError> {
+        verify_block(&self.verifier, self.config.chain_id, block)
+    }
+
+    fn expected_next(&self) -> (u64, Hash, u64) {
+        match &self.head {
+            None => (0, Hash::ZERO, 0),
+            Some(head) => (head.header.height + 1, head.id, head.header.timestamp_ms),
+        }
+    }
+
+    /// Applies and commits a verified block. On any error nothing is
+    /// written and the ledger is unchanged.
+    pub fn apply_block(&mut self, verified: VerifiedBlock) -> Result<BlockOutcome, LedgerError> {
+        let VerifiedBlock { block, tx_ids } = verified;
+        let header = *block.header();
+        let (height, parent, parent_time) = self.expected_next();
+        if header.height != height {
+            return Err(LedgerError::WrongHeight {
+                expected: height,
+                found: header.height,
+            });
+        }
+        if header.parent != parent {
+            return Err(LedgerError::WrongParent {
+                expected: parent,
+                found: header.parent,
+            });
+        }
+        if header.timestamp_ms < parent_time {
+            return Err(LedgerError::TimestampBeforeParent {
+                parent: parent_time,
+                found: header.timestamp_ms,
+            });
+        }
+        check_root("history", header.history_root, self.history.root())?;
+        let (receipts, writes) = self.execute(&header, block.transactions(), &tx_ids)?;
+        check_root("state", header.state_root, writes.root_hash)?;
+
+        let id = header.id();
+        let mut batch = WriteBatch::with_capacity(writes.nodes.len() + 3 * tx_ids.len() + 16);
+        add_writes_to_batch(&writes, &mut batch);
+        if height >= self.config.state_retention {
+            add_pruning_to_batch(
+                &self.store,
+                height - self.config.state_retention,
+                &mut batch,
+            )?;
+        }
+        batch.put(Column::Blocks, height_key(height).to_vec(), block.encode());
+        batch.put(Column::BlockIds, id.0.to_vec(), height_key(height).to_vec());
+        for (index, (tx_id, receipt)) in tx_ids.iter().zip(&receipts).enumerate() {
+            let key = receipt_key(height, index as u32);
+            batch.put(Column::TxIndex, tx_id.0.to_vec(), key.to_vec());
+            batch.put(Column::Receipts, key.to_vec(), receipt.encode());
+        }
+        let mut history = self.history.clone();
+        for (position, hash) in history.append(&id) {
+            batch.put(Column::History, position.to_key().to_vec(), hash.0.to_vec());
+        }
+        batch.put(Column::Meta, HEAD_KEY, header.encode());
+        let bytes_written = batch.payload_bytes();
+        self.store.commit(batch, self.config.durability)?;
+
+        self.node_cache.insert_writes(&writes);
+        self.history = history;
+        self.head = Some(Head { header, id });
+        Ok(BlockOutcome {
+            header,
+            id,
+            receipts,
+            bytes_written,
+        })
+    }
+
+    /// Executes transactions on the head state; returns receipts and the
+    /// state tree writes of the new version.
+    fn execute(
+        &self,
+        header: &BlockHeader,
+        transactions: &[Transaction],
+        tx_ids: &[Hash],
+    ) -> Result<(Vec<Receipt>, crate::state_tree::StateTreeWrites), LedgerError> {
+        let stored = StoredStateTree::new(&self.store);
+        let reader = self.node_cache.reader(&stored);
+        let base = self.height();
+        let committed = CommittedState {
+            reader: &reader,
+            version: base,
+        };
+        let context = BlockContext {
+            chain_id: self.config.chain_id,
+            height: header.height,
+            timestamp_ms: header.timestamp_ms,
+        };
+        let executed =
+            execute_transactions(&self.machine, &committed, context, transactions, tx_ids)?;
+        let writes = apply_updates(&reader, base, header.height, &executed.updates)?;
+        Ok((executed.receipts, writes))
+    }
+
+    /// Builds the next block from `candidates` for a proposer: drops
+    /// transactions with invalid signatures, a wrong chain id, a wrong nonce
+    /// or a duplicate (in that order of checking), executes the rest in the
+    /// given order and fills in every root. The block is not committed:
+    /// apply it like any other.
+    pub fn build_block(
+        &self,
+        candidates: Vec<Transaction>,
+        timestamp_ms: u64,
+    ) -> Result<Block, LedgerError> {
+        let (height, parent, parent_time) = self.expected_next();
+        let mut transactions = candidates;
+        if let Err(VerifyError::InvalidSignatures { indices }) =
+            self.verifier.verify_transactions(&transactions)
+        {
+            remove_indices(&mut transactions, &indices);
+        }
+        transactions.retain(|tx| tx.chain_id() == self.config.chain_id);
+        let mut header = BlockHeader {
+            version: BLOCK_FORMAT_VERSION,
+            chain_id: self.config.chain_id,
+            height,
+            parent,
+            timestamp_ms: timestamp_ms.max(parent_time),
+            tx_count: 0,
+            tx_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            history_root: self.history.root(),
+        };
+        loop {
+            let tx_ids: Vec<Hash> = transactions.iter().map(Transaction::id).collect();
+            match self.execute(&header, &transactions, &tx_ids) {
+                Ok((_, writes)) => {
+                    header.tx_count = u32::try_from(transactions.len()).unwrap_or(u32::MAX);
+                    header.tx_root = merkle_root(&tx_ids);
+                    header.state_root = writes.root_hash;
+                    return Ok(Block::new(header, transactions)?);
+                }
+                Err(LedgerError::Execution(
+                    ExecutionError::WrongNonce { index, .. }
+                    | ExecutionError::WrongChain { index, .. }
+                    | ExecutionError::DuplicateTransaction { index, .. },
+                )) => {
+                    transactions.remove(index as usize);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// The block at `height`.
+    pub fn block_by_height(&self, height: u64) -> Result<Option<Block>, LedgerError> {
+        match self.store.get(Column::Blocks, &height_key(height))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(Block::decode(&bytes)?)),
+        }
+    }
+
+    /// The block with id `id`.
+    pub fn block_by_id(&self, id: &Hash) -> Result<Option<Block>, LedgerError> {
+        match self.store.get(Column::BlockIds, id.as_bytes())? {
+            None => Ok(None),
+            Some(height) => {
+                let height = <[u8; 8]>::try_from(&height[..])
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| LedgerError::Corrupt("block id index is not 8 bytes".into()))?;
+                self.block_by_height(height)
+            }
+        }
+    }
+
+    /// The transaction with id `id`, its receipt, its block header and its
+    /// inclusion proof against the header's transaction root.
+    pub fn transaction(&self, id: &Hash) -> Result<Option<TransactionRecord>, LedgerError> {
+        let Some(location) = self.store.get(Column::TxIndex, id.as_bytes())? else {
+            return Ok(None);
+        };
+        let location: [u8; 12] = location[..]
+            .try_into()
+            .map_err(|_| LedgerError::Corrupt("transaction index entry is not 12 bytes".into()))?;
+        let height = u64::from_be_bytes(location[..8].try_into().unwrap_or_default());
+        let index = u32::from_be_bytes(location[8..].try_into().unwrap_or_default());
+        let block = self
+            .block_by_height(height)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("indexed block {height} is missing")))?;
+        let transaction = block
+            .transactions()
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(|| LedgerError::Corrupt("indexed transaction is missing".into()))?;
+        let receipt = self
+            .store
+            .get(Column::Receipts, &location)?
+            .and_then(|bytes| Receipt::decode(&bytes))
+            .ok_or_else(|| LedgerError::Corrupt("receipt is missing or malformed".into()))?;
+        let ids: Vec<Hash> = block.transactions().iter().map(Transaction::id).collect();
+        let inclusion = InclusionProof::from_leaves(&ids, u64::from(index))?;
+        Ok(Some(TransactionRecord {
+            transaction,
+            receipt,
+            header: *block.header(),
+            inclusion,
+        }))
+    }
+
+    /// The proof that the block at `height` is in the history committed by
+    /// the head (for `height` below the head's).
+    pub fn history_proof(&self, height: u64) -> Result<InclusionProof, LedgerError> {
+        let head = self.head.as_ref().ok_or(LedgerError::HeightUnavailable {
+            height,
+            oldest: 0,
+            head: None,
+        })?;
+        Ok(HistoryTree::inclusion_proof(
+            &StoredHistory(&self.store),
+            height,
+            head.header.height,
+        )?)
+    }
+
+    /// The value of application key `key` at `height` (the head if `None`)
+    /// with its proof against that height's state root.
+    pub fn state(&self, key: &[u8], height: Option<u64>) -> Result<StateRecord, LedgerError> {
+        let head = self.height();
+        let height = match (height, head) {
+            (Some(height), Some(head)) if height <= head => height,
+            (None, Some(head)) => head,
+            (height, head) => {
+                return Err(LedgerError::HeightUnavailable {
+                    height: height.unwrap_or(0),
+                    oldest: self.oldest_state_height(),
+                    head,
+                })
+            }
+        };
+        if height < self.oldest_state_height() {
+            return Err(LedgerError::HeightUnavailable {
+                height,
+                oldest: self.oldest_state_height(),
+                head,
+            });
+        }
+        let header = *self
+            .block_by_height(height)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("block {height} is missing")))?
+            .header();
+        let stored = StoredStateTree::new(&self.store);
+        let (value, proof) = prove(
+            &self.node_cache.reader(&stored),
+            height,
+            &application_position(key),
+        )?;
+        Ok(StateRecord {
+            value,
+            proof,
+            header,
+        })
+    }
+
+    /// The oldest height whose state is still readable.
+    pub fn oldest_state_height(&self) -> u64 {
+        self.height()
+            .map(|head| head.saturating_sub(self.config.state_retention.saturating_sub(1)))
+            .unwrap_or(0)
+    }
+
+    /// The next nonce `sender` must use.
+    pub fn nonce(&self, sender: &PublicKey) -> Result<u64, LedgerError> {
+        let stored = StoredStateTree::new(&self.store);
+        let state = CommittedState {
+            reader: &stored,
+            version: self.height(),
+        };
+        match state
+            .read(&nonce_position(sender))
+            .map_err(LedgerError::Corrupt)?
+        {
+            None => Ok(0),
+            Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
+                .map(u64::from_le_bytes)
+                .map_err(|_| LedgerError::Corrupt("stored nonce is not 8 bytes".into())),
+        }
+    }
+}
+
+/// What [`Ledger::audit`] checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Blocks re-verified.
+    pub blocks: u64,
+    /// Transactions re-verified and re-executed.
+    pub transactions: u64,
+}
+
+/// The first inconsistency [`Ledger::audit`] found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("audit failed at height {height}: {problem}")]
+pub struct AuditError {
+    /// Where.
+    pub height: u64,
+    /// What.
+    pub problem: String,
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Re-verifies the whole stored ledger from genesis: every block's
+    /// encoding, chain links, signatures and transaction root, the history
+    /// root, and the state root by re-executing every transaction on a
+    /// scratch in-memory state; receipts are compared with the stored ones,
+    /// and retained stored state roots with the headers. Reports the first
+    /// inconsistency.
+    pub fn audit(&self) -> Result<AuditReport, AuditError> {
+        let Some(head) = self.height() else {
+            return Ok(AuditReport::default());
+        };
+        let mut report = AuditReport::default();
+        let mut replay = crate::state_tree::MemoryStateTree::new();
+        let mut history = HistoryTree::new();
+        let mut parent = Hash::ZERO;
+        let mut parent_time = 0u64;
+        for height in 0..=head {
+            let fail = |problem: String| AuditError { height, problem };
+            let block = self
+                .block_by_height(height)
+                .map_err(|e| fail(e.to_string()))?
+                .ok_or_else(|| fail("block is missing".into()))?;
+            let header = *block.header();
+            if header.height != height {
+                return Err(fail(format!("header says height {}", header.height)));
+            }
+            if header.parent != parent {
+                return Err(fail(
+                    "parent hash does not link to the previous block".into(),
+                ));
+            }
+            if header.timestamp_ms < parent_time {
+                return Err(fail("timestamp goes backwards".into()));
+            }
+            check_root("history", header.history_root, history.root())
+                .map_err(|e| fail(e.to_string()))?;
+            let verified = verify_block(&self.verifier, self.config.chain_id, block)
+                .map_err(|e| fail(e.to_string()))?;
+            let context = BlockContext {
+                chain_id: self.config.chain_id,
+                height,
+                timestamp_ms: header.timestamp_ms,
+            };
+            let committed = CommittedState {
+                reader: &replay,
+                version: height.checked_sub(1),
+            };
+            let executed = execute_transactions(
+                &self.machine,
+                &committed,
+                context,
+                verified.block.transactions(),
+                &verified.tx_ids,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            let root = replay
+                .update(height, &executed.updates)
+                .map_err(|e| fail(e.to_string()))?;
+            check_root("state", header.state_root, root).map_err(|e| fail(e.to_string()))?;
+            if height >= self.oldest_state_height() {
+                let stored = self
+                    .state_root_at(height)
+                    .map_err(|e| fail(e.to_string()))?;
+                check_root("stored state", header.state_root, stored)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            for (index, receipt) in executed.receipts.iter().enumerate() {
+                let stored = self
+                    .store
+                    .get(Column::Receipts, &receipt_key(height, index as u32))
+                    .map_err(|e| fail(e.to_string()))?
+                    .and_then(|bytes| Receipt::decode(&bytes));
+                if stored.as_ref() != Some(receipt) {
+                    return Err(fail(format!(
+                        "stored receipt {index} differs from re-execution"
+                    )));
+                }
+            }
+            // Keep the scratch state small: only the previous version is read.
+            replay.prune(height);
+            parent = header.id();
+            parent_time = header.timestamp_ms;
+            history.append(&parent);
+            report.blocks += 1;
+            report.transactions += u64::from(header.tx_count);
+        }
+        Ok(report)
+    }
+}
+
+/// The stateless checks, for use ahead of the ledger (a pipeline stage).
+pub fn verify_block(
+    verifier: &SignatureVerifier,
+    chain_id: u64,
+    block: Block,
+) -> Result<VerifiedBlock, LedgerError> {
+    let header = block.header();
+    if header.chain_id != chain_id {
+        return Err(LedgerError::WrongChain {
+            expected: chain_id,
+            found: header.chain_id,
+        });
+    }
+    verifier.verify_transactions(block.transactions())?;
+    let tx_ids: Vec<Hash> = {
+        use rayon::prelude::*;
+        block
+            .transactions()
+            .par_iter()
+            .with_min_len(256)
+            .map(Transaction::id)
+            .collect()
+    };
+    check_root("transaction", header.tx_root, merkle_root(&tx_ids))?;
+    Ok(VerifiedBlock { block, tx_ids })
+}
+
+fn check_root(root: &'static str, header: Hash, computed: Hash) -> Result<(), LedgerError> {
+    if header != computed {
+        return Err(LedgerError::RootMismatch {
+            root,
+            header,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+fn remove_indices<T>(items: &mut Vec<T>, indices: &[u32]) {
+    let mut index = 0u32;
+    items.retain(|_| {
+        let keep = indices.binary_search(&index).is_err();
+        index += 1;
+        keep
+    });
+}
