@@ -27,9 +27,9 @@ impl Party {
     fn public(&self) -> PublicKey {
         PublicKey::from_signing_key(&self.key)
     }
-    fn sign(&mut self, op: &Operation) -> Transaction {
+    fn sign(&mut self, op: &Operation) -> Result<Transaction, ledger_core::EncodeError> {
         self.nonce += 1;
-        Transaction::sign(&self.key, 3, self.nonce - 1, op.encode()).expect("small payload")
+        Transaction::sign(&self.key, 3, self.nonce - 1, op.encode())
     }
 }
 
@@ -59,54 +59,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let register = registrar.sign(&Operation::RegisterOrganisation {
         organisation: hospital.public(),
         name: "St. Mary's".into(),
-    });
+    })?;
     let need = hospital.sign(&Operation::PublishNeed {
         item: "N95 masks".into(),
         quantity: 2_000,
         destination: "ward 4".into(),
-    });
+    })?;
     let need_id = need.id();
     commit(&mut ledger, vec![register, need])?;
     let pledge = donor.sign(&Operation::Pledge {
         need: need_id,
         quantity: 500,
-    });
+    })?;
     let ship = donor.sign(&Operation::Ship {
         need: need_id,
         quantity: 500,
-    });
+    })?;
     let shipment = ship.id();
     commit(&mut ledger, vec![pledge, ship])?;
     let hand = donor.sign(&Operation::HandOver {
         shipment,
         to: carrier.public(),
         quantity: 500,
-    });
+    })?;
     commit(&mut ledger, vec![hand])?;
     let accept = carrier.sign(&Operation::Accept {
         shipment,
         quantity: 500,
-    });
+    })?;
     let hand = carrier.sign(&Operation::HandOver {
         shipment,
         to: warehouse.public(),
         quantity: 500,
-    });
+    })?;
     commit(&mut ledger, vec![accept, hand])?;
     let accept = warehouse.sign(&Operation::Accept {
         shipment,
         quantity: 498,
-    }); // two boxes damaged
+    })?; // two boxes damaged
     let hand = warehouse.sign(&Operation::HandOver {
         shipment,
         to: hospital.public(),
         quantity: 498,
-    });
+    })?;
     commit(&mut ledger, vec![accept, hand])?;
     let accept = hospital.sign(&Operation::Accept {
         shipment,
         quantity: 498,
-    });
+    })?;
     commit(&mut ledger, vec![accept])?;
 
     // The custody trail, each step proved against the latest header.

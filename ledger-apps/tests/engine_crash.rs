@@ -54,7 +54,7 @@ fn reference_chain() -> Vec<Block> {
     let keys = keys();
     let mut ledger = Ledger::open(MemStore::new(), app(), config()).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xc4a54);
-    let mut nonces = vec![0u64; ACCOUNTS];
+    let mut nonces = [0u64; ACCOUNTS];
     let mut chain = Vec::new();
     for height in 0..BLOCKS {
         let mut txs = Vec::new();

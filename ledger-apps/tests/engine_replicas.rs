@@ -51,7 +51,7 @@ fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledge
     let keys = keys();
     let mut proposer = Ledger::open(store, app(&keys), config()).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut nonces = vec![0u64; ACCOUNTS];
+    let mut nonces = [0u64; ACCOUNTS];
     let mut chain = Vec::new();
     for height in 0..blocks {
         let mut txs = Vec::new();
@@ -101,11 +101,8 @@ fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledge
     (chain, proposer)
 }
 
-#[test]
-fn replicas_reach_identical_roots_and_reopen_is_transparent() {
-    let seed: u64 = rand::random();
-    println!("seed {seed}");
-    let (chain, proposer) = build_chain(MemStore::new(), 12, seed);
+fn replicas_agree(seed: u64, blocks: u64) {
+    let (chain, proposer) = build_chain(MemStore::new(), blocks, seed);
     let keys = keys();
 
     let mut replica = Ledger::open(MemStore::new(), app(&keys), config()).unwrap();
@@ -136,6 +133,17 @@ fn replicas_reach_identical_roots_and_reopen_is_transparent() {
         })
         .sum();
     assert_eq!(total, minted);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+
+    /// A replica that applies the proposer's blocks, and one that reopens
+    /// its store between any two blocks, reach identical heads and roots.
+    #[test]
+    fn replicas_reach_identical_roots_and_reopen_is_transparent(seed in proptest::prelude::any::<u64>(), blocks in 1u64..10) {
+        replicas_agree(seed, blocks);
+    }
 }
 
 #[test]
