@@ -10,8 +10,9 @@
 //! transactions, whose ratio says how close the engine is to the machine's
 //! limit.
 //!
-//! The stages run one after the other for now; overlapping verification of
-//! block N+1 with execution and commit of block N is the next step.
+//! The stages are pipelined: decoding and verification of block N+1 run on
+//! their own thread (and the rayon pool) while block N executes and commits,
+//! through a bounded channel; `--sequential` runs them one after the other.
 //! `ledger-bench audit --path DIR` re-verifies a stored ledger.
 
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use ed25519_dalek::SigningKey;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_apps::transfers::{Operation, Transfers};
-use ledger_core::engine::{Ledger, LedgerConfig};
+use ledger_core::engine::{verify_block, Ledger, LedgerConfig, VerifiedBlock};
 use ledger_core::store::Store;
 use ledger_core::verify::SignatureVerifier;
 use ledger_core::{Block, PublicKey, Transaction};
@@ -72,6 +73,10 @@ struct Options {
     /// Print one JSON object as the last line of standard output.
     #[arg(long)]
     json: bool,
+    /// Run the stages one after the other instead of overlapping
+    /// verification of the next block with execution of the current one.
+    #[arg(long)]
+    sequential: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,6 +199,9 @@ struct Replay {
     decode: Duration,
     verify: Duration,
     apply: Duration,
+    execute: Duration,
+    state_tree: Duration,
+    commit: Duration,
     txs: u64,
     bytes_written: u64,
     seconds: f64,
@@ -201,40 +209,104 @@ struct Replay {
     commit_latency_us: Option<Histogram<u64>>,
 }
 
-fn replay<S: Store>(store: S, blocks: &[Bytes]) -> Result<Replay, String> {
+/// A block that passed the stateless stage, with the stage's timings.
+struct Prepared {
+    verified: VerifiedBlock,
+    decode: Duration,
+    verify: Duration,
+    /// When the block entered the pipeline (for its latency).
+    entered: Instant,
+}
+
+/// Blocks verified ahead of execution: one block in flight, one queued.
+const PIPELINE_DEPTH: usize = 2;
+
+/// Replays `blocks` as a validator. With `pipelined`, decoding and signature
+/// verification of the next block run on their own thread while the current
+/// block executes and commits.
+fn replay<S: Store>(store: S, blocks: &[Bytes], pipelined: bool) -> Result<Replay, String> {
     let mut ledger =
         Ledger::open(store, application(), bench_config()).map_err(|e| e.to_string())?;
     let mut report = Replay::default();
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).map_err(|e| e.to_string())?;
     let bar = progress(blocks.len() as u64, "replay");
-    let start = Instant::now();
-    for (height, bytes) in blocks.iter().enumerate() {
-        let t0 = Instant::now();
+    let (sender, receiver) = crossbeam_channel::bounded::<Result<Prepared, String>>(PIPELINE_DEPTH);
+    let prepare = |verifier: &SignatureVerifier, bytes: &Bytes| -> Result<Prepared, String> {
+        let entered = Instant::now();
         let block = Block::decode(bytes).map_err(|e| e.to_string())?;
-        let t1 = Instant::now();
-        let verified = ledger.verify_block(block).map_err(|e| e.to_string())?;
-        let t2 = Instant::now();
-        let outcome = ledger.apply_block(verified).map_err(|e| e.to_string())?;
-        let t3 = Instant::now();
-        // The genesis block funds accounts; the measured workload is the
-        // transfers after it.
-        if height > 0 {
-            report.decode += t1 - t0;
-            report.verify += t2 - t1;
-            report.apply += t3 - t2;
-            report.txs += u64::from(outcome.header.tx_count);
-            report.bytes_written += outcome.bytes_written as u64;
-            latency
-                .record((t3 - t0).as_micros().max(1) as u64)
+        let decoded = Instant::now();
+        let verified = verify_block(verifier, CHAIN_ID, block).map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            verified,
+            decode: decoded - entered,
+            verify: decoded.elapsed(),
+            entered,
+        })
+    };
+    let start = Instant::now();
+    std::thread::scope(|scope| -> Result<(), String> {
+        if pipelined {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                // Its own pool: on the shared one, the state tree's parallel
+                // hashing of block N would queue behind the signature chunks
+                // of block N+1.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(rayon::current_num_threads())
+                    .thread_name(|i| format!("verify-{i}"))
+                    .build()
+                    .map(std::sync::Arc::new);
+                let verifier = match pool {
+                    Ok(pool) => SignatureVerifier::default().with_pool(pool),
+                    Err(_) => SignatureVerifier::default(),
+                };
+                for bytes in blocks {
+                    let prepared = prepare(&verifier, bytes);
+                    let failed = prepared.is_err();
+                    if sender.send(prepared).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let verifier = SignatureVerifier::default();
+        let mut queued = blocks.iter();
+        for height in 0..blocks.len() {
+            let prepared = if pipelined {
+                receiver.recv().map_err(|e| e.to_string())??
+            } else {
+                let bytes = queued.next().ok_or("ran out of blocks")?;
+                prepare(&verifier, bytes)?
+            };
+            let applied_at = Instant::now();
+            let outcome = ledger
+                .apply_block(prepared.verified)
                 .map_err(|e| e.to_string())?;
+            let done = Instant::now();
+            // The genesis block funds accounts; the measured workload is
+            // the transfers after it.
+            if height == 0 {
+                report.seconds = -start.elapsed().as_secs_f64();
+            } else {
+                report.decode += prepared.decode;
+                report.verify += prepared.verify;
+                report.apply += done - applied_at;
+                report.execute += outcome.timings.execute;
+                report.state_tree += outcome.timings.state_root;
+                report.commit += outcome.timings.commit;
+                report.txs += u64::from(outcome.header.tx_count);
+                report.bytes_written += outcome.bytes_written as u64;
+                latency
+                    .record((done - prepared.entered).as_micros().max(1) as u64)
+                    .map_err(|e| e.to_string())?;
+            }
+            report.state_root = outcome.header.state_root.to_hex();
+            bar.inc(1);
         }
-        if height == 0 {
-            report.seconds = -start.elapsed().as_secs_f64();
-        }
-        report.state_root = outcome.header.state_root.to_hex();
-        bar.inc(1);
-    }
+        Ok(())
+    })?;
     report.seconds += start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     report.commit_latency_us = Some(latency);
@@ -307,7 +379,7 @@ fn run(options: &Options) -> Result<(), String> {
     let workload_bytes: usize = blocks.iter().map(Bytes::len).sum();
 
     let (report, disk) = match options.store {
-        StoreKind::Memory => (replay(MemStore::new(), &blocks)?, None),
+        StoreKind::Memory => (replay(MemStore::new(), &blocks, !options.sequential)?, None),
         StoreKind::Rocks => {
             let temporary;
             let path = match &options.path {
@@ -318,7 +390,7 @@ fn run(options: &Options) -> Result<(), String> {
                 }
             };
             let store = RocksStore::open(&path).map_err(|e| e.to_string())?;
-            let report = replay(store, &blocks)?;
+            let report = replay(store, &blocks, !options.sequential)?;
             (report, Some(directory_bytes(&path)))
         }
     };
@@ -354,7 +426,9 @@ fn run(options: &Options) -> Result<(), String> {
     for (stage, time) in [
         ("decode", report.decode),
         ("verify", report.verify),
-        ("execute+commit", report.apply),
+        ("execute", report.execute),
+        ("state root", report.state_tree),
+        ("commit", report.commit),
     ] {
         println!(
             "  {stage:<15} {:>8.3} s  {:>5.1}%",

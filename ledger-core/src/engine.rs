@@ -64,6 +64,8 @@ pub struct LedgerConfig {
     pub verifier: VerifierConfig,
     /// Memory for cached state-tree nodes.
     pub node_cache_bytes: usize,
+    /// Head-state values cached for execution (0: none).
+    pub value_cache_entries: usize,
 }
 
 impl LedgerConfig {
@@ -75,6 +77,7 @@ impl LedgerConfig {
             durability: Durability::Synced,
             verifier: VerifierConfig::default(),
             node_cache_bytes: crate::state_tree::DEFAULT_NODE_CACHE_BYTES,
+            value_cache_entries: DEFAULT_VALUE_CACHE_ENTRIES,
         }
     }
 }
@@ -180,9 +183,22 @@ impl VerifiedBlock {
     }
 }
 
+/// Where the time of [`Ledger::apply_block`] went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyTimings {
+    /// Executing the transactions (nonces, application, state reads).
+    pub execute: std::time::Duration,
+    /// Computing the new state tree version.
+    pub state_root: std::time::Duration,
+    /// Building the batch and committing it.
+    pub commit: std::time::Duration,
+}
+
 /// What committing a block produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockOutcome {
+    /// Where the time went.
+    pub timings: ApplyTimings,
     /// The committed header.
     pub header: BlockHeader,
     /// The block id.
@@ -246,16 +262,84 @@ impl<S: StoreRead + ?Sized> HistoryNodes for StoredHistory<'_, S> {
 struct CommittedState<'a, R: ?Sized> {
     reader: &'a R,
     version: Option<u64>,
+    /// The head's values, when `version` is the head.
+    cache: Option<&'a HeadValues>,
 }
 
 impl<R: StateTreeReader + ?Sized> StateRead for CommittedState<'_, R> {
     fn read(&self, position: &Hash) -> Result<Option<Bytes>, String> {
-        match self.version {
-            None => Ok(None),
-            Some(version) => self
-                .reader
-                .value_at(position, version)
-                .map_err(|e| e.to_string()),
+        let Some(version) = self.version else {
+            return Ok(None);
+        };
+        if let Some(value) = self.cache.and_then(|cache| cache.get(position)) {
+            return Ok(value);
+        }
+        let value = self
+            .reader
+            .value_at(position, version)
+            .map_err(|e| e.to_string())?;
+        if let Some(cache) = self.cache {
+            cache.insert(*position, value.clone());
+        }
+        Ok(value)
+    }
+}
+
+/// Default number of head-state values the engine caches: 262,144 (about
+/// 30 MiB for small values such as balances and nonces).
+pub const DEFAULT_VALUE_CACHE_ENTRIES: usize = 1 << 18;
+
+const VALUE_SHARDS: usize = 16;
+
+/// The latest committed value (or absence) of recently used positions.
+/// Values are only ever those of the head version: the engine inserts a
+/// block's writes after its commit succeeds, and reads fill it only at the
+/// head. Bounded by two generations per shard.
+struct HeadValues {
+    shards: Vec<parking_lot::Mutex<ValueShard>>,
+    generation_entries: usize,
+}
+
+#[derive(Default)]
+struct ValueShard {
+    hot: std::collections::HashMap<Hash, Option<Bytes>>,
+    cold: std::collections::HashMap<Hash, Option<Bytes>>,
+}
+
+impl HeadValues {
+    fn new(entries: usize) -> Self {
+        HeadValues {
+            shards: (0..VALUE_SHARDS)
+                .map(|_| parking_lot::Mutex::new(ValueShard::default()))
+                .collect(),
+            generation_entries: entries / VALUE_SHARDS / 2,
+        }
+    }
+
+    fn shard(&self, position: &Hash) -> Option<&parking_lot::Mutex<ValueShard>> {
+        self.shards
+            .get(usize::from(position.0[0]) % VALUE_SHARDS)
+            .filter(|_| self.generation_entries > 0)
+    }
+
+    fn get(&self, position: &Hash) -> Option<Option<Bytes>> {
+        let mut shard = self.shard(position)?.lock();
+        if let Some(value) = shard.hot.get(position) {
+            return Some(value.clone());
+        }
+        let value = shard.cold.remove(position)?;
+        shard.hot.insert(*position, value.clone());
+        Some(value)
+    }
+
+    fn insert(&self, position: Hash, value: Option<Bytes>) {
+        let Some(shard) = self.shard(&position) else {
+            return;
+        };
+        let mut shard = shard.lock();
+        shard.hot.insert(position, value);
+        if shard.hot.len() > self.generation_entries {
+            shard.cold = std::mem::take(&mut shard.hot);
         }
     }
 }
@@ -305,6 +389,7 @@ pub struct Ledger<S: Store, M: StateMachine> {
     config: LedgerConfig,
     verifier: SignatureVerifier,
     node_cache: NodeCache,
+    head_values: HeadValues,
     head: Option<Head>,
     history: HistoryTree,
 }
@@ -339,6 +424,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let ledger = Ledger {
             verifier: SignatureVerifier::new(config.verifier.clone()),
             node_cache: NodeCache::new(config.node_cache_bytes),
+            head_values: HeadValues::new(config.value_cache_entries),
             store,
             machine,
             config,
@@ -429,8 +515,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             });
         }
         check_root("history", header.history_root, self.history.root())?;
-        let (receipts, writes) = self.execute(&header, block.transactions(), &tx_ids)?;
+        let (receipts, writes, mut timings) =
+            self.execute(&header, block.transactions(), &tx_ids)?;
         check_root("state", header.state_root, writes.root_hash)?;
+        let commit_start = std::time::Instant::now();
 
         let id = header.id();
         let mut batch = WriteBatch::with_capacity(writes.nodes.len() + 3 * tx_ids.len() + 16);
@@ -458,9 +546,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.store.commit(batch, self.config.durability)?;
 
         self.node_cache.insert_writes(&writes);
+        for (position, value) in &writes.values {
+            self.head_values.insert(*position, value.clone());
+        }
         self.history = history;
         self.head = Some(Head { header, id });
+        timings.commit = commit_start.elapsed();
         Ok(BlockOutcome {
+            timings,
             header,
             id,
             receipts,
@@ -475,13 +568,22 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         header: &BlockHeader,
         transactions: &[Transaction],
         tx_ids: &[Hash],
-    ) -> Result<(Vec<Receipt>, crate::state_tree::StateTreeWrites), LedgerError> {
+    ) -> Result<
+        (
+            Vec<Receipt>,
+            crate::state_tree::StateTreeWrites,
+            ApplyTimings,
+        ),
+        LedgerError,
+    > {
+        let start = std::time::Instant::now();
         let stored = StoredStateTree::new(&self.store);
         let reader = self.node_cache.reader(&stored);
         let base = self.height();
         let committed = CommittedState {
             reader: &reader,
             version: base,
+            cache: Some(&self.head_values),
         };
         let context = BlockContext {
             chain_id: self.config.chain_id,
@@ -490,8 +592,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         };
         let executed =
             execute_transactions(&self.machine, &committed, context, transactions, tx_ids)?;
+        let executed_at = std::time::Instant::now();
         let writes = apply_updates(&reader, base, header.height, &executed.updates)?;
-        Ok((executed.receipts, writes))
+        let timings = ApplyTimings {
+            execute: executed_at - start,
+            state_root: executed_at.elapsed(),
+            commit: std::time::Duration::ZERO,
+        };
+        Ok((executed.receipts, writes, timings))
     }
 
     /// Builds the next block from `candidates` for a proposer: drops
@@ -526,7 +634,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         loop {
             let tx_ids: Vec<Hash> = transactions.iter().map(Transaction::id).collect();
             match self.execute(&header, &transactions, &tx_ids) {
-                Ok((_, writes)) => {
+                Ok((_, writes, _)) => {
                     header.tx_count = u32::try_from(transactions.len()).unwrap_or(u32::MAX);
                     header.tx_root = merkle_root(&tx_ids);
                     header.state_root = writes.root_hash;
@@ -666,6 +774,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let state = CommittedState {
             reader: &stored,
             version: self.height(),
+            cache: Some(&self.head_values),
         };
         match state
             .read(&nonce_position(sender))
@@ -744,6 +853,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             let committed = CommittedState {
                 reader: &replay,
                 version: height.checked_sub(1),
+                cache: None,
             };
             let executed = execute_transactions(
                 &self.machine,
