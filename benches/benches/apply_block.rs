@@ -1,0 +1,128 @@
+#![allow(
+    clippy::expect_used,
+    reason = "benchmark inputs are built valid; a failure means a broken bench"
+)]
+//! `apply_block` end to end for one block of 10,000 transfers among 1,000
+//! funded accounts: execution, state root and the atomic commit, on the
+//! in-memory store and on RocksDB (synced WAL), against the verification of
+//! the same block (the stage it is pipelined with). Each iteration applies
+//! the block to a copy of a ledger at the same height.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ed25519_dalek::SigningKey;
+use ledger_apps::transfers::{Operation, Transfers};
+use ledger_benches::{BLOCK_TXS, SENDERS};
+use ledger_core::engine::{Ledger, LedgerConfig};
+use ledger_core::{Block, PublicKey, Transaction};
+use ledger_storage::{MemStore, RocksStore};
+
+const CHAIN: u64 = 0xbe4c;
+
+fn accounts() -> Vec<SigningKey> {
+    ledger_benches::signing_keys(SENDERS)
+}
+
+fn app(accounts: &[SigningKey]) -> Transfers {
+    Transfers {
+        minter: PublicKey::from_signing_key(&accounts[0]),
+    }
+}
+
+/// The genesis block (funding every account) and one block of transfers.
+fn blocks(accounts: &[SigningKey]) -> (Block, Block) {
+    let mut proposer =
+        Ledger::open(MemStore::new(), app(accounts), LedgerConfig::new(CHAIN)).expect("open");
+    let minter = &accounts[0];
+    let mints: Vec<Transaction> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let op = Operation::Mint {
+                to: PublicKey::from_signing_key(key),
+                amount: 1 << 40,
+            };
+            Transaction::sign(minter, CHAIN, i as u64, op.encode()).expect("sign")
+        })
+        .collect();
+    let genesis = proposer.build_block(mints, 0).expect("genesis");
+    proposer
+        .apply_block(proposer.verify_block(genesis.clone()).expect("verify"))
+        .expect("apply");
+    let transfers: Vec<Transaction> = (0..BLOCK_TXS)
+        .map(|i| {
+            let from = i % accounts.len();
+            let nonce = (i / accounts.len()) as u64 + u64::from(from == 0) * accounts.len() as u64;
+            let to = PublicKey::from_signing_key(&accounts[(i * 7 + 3) % accounts.len()]);
+            let op = Operation::Transfer {
+                to,
+                amount: 1 + (i as u64 % 100),
+            };
+            Transaction::sign(&accounts[from], CHAIN, nonce, op.encode()).expect("sign")
+        })
+        .collect();
+    let block = proposer.build_block(transfers, 1_000).expect("block");
+    assert_eq!(
+        block.transactions().len(),
+        BLOCK_TXS,
+        "the proposer dropped transactions"
+    );
+    (genesis, block)
+}
+
+fn apply(c: &mut Criterion) {
+    let accounts = accounts();
+    let (genesis, block) = blocks(&accounts);
+    let mut group = c.benchmark_group("apply_block_10k_transfers");
+    group.throughput(Throughput::Elements(BLOCK_TXS as u64));
+    group.sample_size(10);
+
+    let base = MemStore::new();
+    let mut ledger =
+        Ledger::open(base.clone(), app(&accounts), LedgerConfig::new(CHAIN)).expect("open");
+    ledger
+        .apply_block(ledger.verify_block(genesis.clone()).expect("verify"))
+        .expect("genesis");
+    let verified = ledger.verify_block(block.clone()).expect("verify");
+    group.bench_function("verify_block", |b| {
+        b.iter(|| ledger.verify_block(block.clone()).expect("verify"))
+    });
+    group.bench_function("apply_mem_store", |b| {
+        b.iter_batched(
+            || {
+                // A fresh ledger at height 0 over a copy of the store.
+                let store = MemStore::new();
+                let mut fresh =
+                    Ledger::open(store, app(&accounts), LedgerConfig::new(CHAIN)).expect("open");
+                fresh
+                    .apply_block(fresh.verify_block(genesis.clone()).expect("verify"))
+                    .expect("genesis");
+                (fresh, verified.clone())
+            },
+            |(mut fresh, verified)| fresh.apply_block(verified).expect("apply"),
+            BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut counter = 0u32;
+    group.bench_function("apply_rocks_store_synced", |b| {
+        b.iter_batched(
+            || {
+                counter += 1;
+                let store =
+                    RocksStore::open(dir.path().join(format!("ledger-{counter}"))).expect("open");
+                let mut fresh =
+                    Ledger::open(store, app(&accounts), LedgerConfig::new(CHAIN)).expect("open");
+                fresh
+                    .apply_block(fresh.verify_block(genesis.clone()).expect("verify"))
+                    .expect("genesis");
+                (fresh, verified.clone())
+            },
+            |(mut fresh, verified)| fresh.apply_block(verified).expect("apply"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, apply);
+criterion_main!(benches);
