@@ -12,15 +12,14 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{Operation, Transfers};
 use ledger_core::engine::{Ledger, LedgerConfig};
 use ledger_core::{Block, PublicKey, Transaction};
+use ledger_storage::crash::{crash_seed, report_committed, report_ready, run_child_and_kill};
 use ledger_storage::{MemStore, RocksStore};
 use rand::{RngExt, SeedableRng};
 
@@ -90,15 +89,12 @@ fn run_child(path: &Path) -> ! {
     let chain = reference_chain();
     let mut ledger = Ledger::open(RocksStore::open(path).unwrap(), app(), config()).unwrap();
     let start = ledger.height().map_or(0, |h| h + 1);
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "ready").unwrap();
-    stdout.flush().unwrap();
+    report_ready();
     for block in &chain[start as usize..] {
         let outcome = ledger
             .apply_block(ledger.verify_block(block.clone()).unwrap())
             .unwrap();
-        writeln!(stdout, "committed {}", outcome.header.height).unwrap();
-        stdout.flush().unwrap();
+        report_committed(outcome.header.height);
     }
     // The whole chain is in: wait to be killed.
     loop {
@@ -116,54 +112,17 @@ fn engine_child_process_entry() {
 
 #[test]
 fn killed_ledger_reopens_at_last_committed_block_and_continues() {
-    let seed: u64 = std::env::var("LEDGER_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("engine crash test seed: {seed} (rerun with LEDGER_CRASH_SEED={seed})");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(crash_seed());
     let chain = reference_chain();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     drop(RocksStore::open(&path).unwrap());
-    let exe = std::env::current_exe().unwrap();
     for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
-            .args([
-                "engine_child_process_entry",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut acknowledged = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.ends_with("ready") {
-                    let _ = ready_tx.send(());
-                }
-                if let Some(n) = line.strip_prefix("committed ") {
-                    acknowledged = Some(n.trim().parse::<u64>().unwrap());
-                }
-            }
-            acknowledged
-        });
-        // The child first rebuilds the reference chain; then it commits a
-        // block every few milliseconds until it is killed.
-        ready_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("child ready");
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let acknowledged = reader.join().unwrap();
+        // The child first rebuilds the reference chain, says it is ready,
+        // then commits a block every few milliseconds until it is killed.
+        let delay = Duration::from_millis(rng.random_range(0..40));
+        let acknowledged =
+            run_child_and_kill("engine_child_process_entry", CHILD_ENV, &path, true, delay);
         let ledger = Ledger::open(RocksStore::open(&path).unwrap(), app(), config()).unwrap();
         let height = ledger.height();
         assert!(

@@ -56,6 +56,7 @@ pub mod types;
 pub mod verify;
 
 pub use codec::{DecodeError, EncodeError, Limit};
+pub use engine::{Ledger, LedgerConfig, LedgerError};
 pub use hash::{hash, Domain, Hash};
 pub use limits::{
     BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_PAYLOAD_BYTES, MAX_TXS_PER_BLOCK,

@@ -18,6 +18,8 @@ mod rocks;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod crash;
 
 pub use mem::MemStore;
 pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES};

@@ -6,6 +6,7 @@
 //! for many rounds on the same store, so recovery also survives recovery.
 //!
 //! The seed is printed; rerun a failure with `LEDGER_CRASH_SEED=<seed>`.
+//! The process harness is `ledger_storage::crash`.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,12 +14,11 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
+use ledger_storage::crash::{crash_seed, report_committed, run_child_and_kill};
 use ledger_storage::RocksStore;
 use rand::{RngExt, SeedableRng};
 
@@ -56,7 +56,6 @@ fn last_committed(store: &RocksStore) -> u64 {
 /// Child mode: commit batches forever, printing each acknowledged number.
 fn run_child(path: &Path) -> ! {
     let store = RocksStore::open(path).expect("child opens the store");
-    let mut stdout = std::io::stdout().lock();
     let mut n = last_committed(&store);
     loop {
         n += 1;
@@ -72,8 +71,7 @@ fn run_child(path: &Path) -> ! {
         store
             .commit(batch, Durability::Synced)
             .expect("child commit");
-        writeln!(stdout, "committed {n}").unwrap();
-        stdout.flush().unwrap();
+        report_committed(n);
     }
 }
 
@@ -128,45 +126,15 @@ fn check_store(path: &Path, acknowledged: u64) -> u64 {
 
 #[test]
 fn killed_writer_never_loses_or_tears_a_batch() {
-    let seed: u64 = std::env::var("LEDGER_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("crash test seed: {seed} (rerun with LEDGER_CRASH_SEED={seed})");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(crash_seed());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     drop(RocksStore::open(&path).unwrap());
-    let exe = std::env::current_exe().unwrap();
     let mut total = 0;
     for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
-            .args([
-                "child_process_entry",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut acknowledged = 0u64;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("committed ") {
-                    acknowledged = n.trim().parse().unwrap();
-                }
-            }
-            acknowledged
-        });
-        std::thread::sleep(Duration::from_millis(rng.random_range(30..400)));
-        child.kill().unwrap(); // SIGKILL on Unix
-        child.wait().unwrap();
-        let acknowledged = reader.join().unwrap();
+        let delay = Duration::from_millis(rng.random_range(30..400));
+        let acknowledged =
+            run_child_and_kill("child_process_entry", CHILD_ENV, &path, false, delay).unwrap_or(0);
         let last = check_store(&path, acknowledged);
         println!("round {round}: acknowledged {acknowledged}, store holds {last}");
         total = last;

@@ -13,9 +13,7 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +22,7 @@ use ledger_core::state_tree::{
     NodeKey, StateTreeReader, StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
+use ledger_storage::crash::{crash_seed, report_committed, run_child_and_kill};
 use ledger_storage::RocksStore;
 use rand::{RngExt, SeedableRng};
 
@@ -58,7 +57,6 @@ fn committed_version(store: &RocksStore) -> Option<u64> {
 
 fn run_child(path: &Path) -> ! {
     let store = RocksStore::open(path).expect("child opens the store");
-    let mut stdout = std::io::stdout().lock();
     let mut base = committed_version(&store);
     loop {
         let version = base.map_or(0, |v| v + 1);
@@ -73,8 +71,7 @@ fn run_child(path: &Path) -> ! {
         add_writes_to_batch(&writes, &mut batch);
         batch.put(Column::Meta, VERSION_KEY, version.to_le_bytes().to_vec());
         store.commit(batch, Durability::Synced).expect("commit");
-        writeln!(stdout, "committed {version}").unwrap();
-        stdout.flush().unwrap();
+        report_committed(version);
         base = Some(version);
     }
 }
@@ -89,45 +86,15 @@ fn state_child_process_entry() {
 
 #[test]
 fn killed_state_writer_reopens_at_last_committed_version() {
-    let seed: u64 = std::env::var("LEDGER_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("state crash test seed: {seed} (rerun with LEDGER_CRASH_SEED={seed})");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(crash_seed());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     drop(RocksStore::open(&path).unwrap());
-    let exe = std::env::current_exe().unwrap();
     let mut reference = MemoryStateTree::new();
     for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
-            .args([
-                "state_child_process_entry",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut acknowledged = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("committed ") {
-                    acknowledged = Some(n.trim().parse::<u64>().unwrap());
-                }
-            }
-            acknowledged
-        });
-        std::thread::sleep(Duration::from_millis(rng.random_range(30..300)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let acknowledged = reader.join().unwrap();
+        let delay = Duration::from_millis(rng.random_range(30..300));
+        let acknowledged =
+            run_child_and_kill("state_child_process_entry", CHILD_ENV, &path, false, delay);
 
         let store = RocksStore::open(&path).unwrap();
         let Some(version) = committed_version(&store) else {
