@@ -284,14 +284,16 @@ fn audit_passes_on_a_good_ledger_and_finds_tampering() {
     let (_, ledger) = build_chain(store.clone(), 8, 33);
     let report = ledger.audit().unwrap();
     assert_eq!(report.blocks, 8);
-    // Tamper with a stored receipt: the audit names its height.
+    // Tamper with the stored receipts of block 3: the audit names it.
     let mut batch = ledger_core::store::WriteBatch::new();
-    let mut key = 3u64.to_be_bytes().to_vec();
-    key.extend_from_slice(&0u32.to_be_bytes());
+    let forged = Receipt::Failed(ledger_core::machine::Failure::new(99, "forged")).encode();
+    let mut record = 1u32.to_le_bytes().to_vec();
+    record.extend_from_slice(&(forged.len() as u32).to_le_bytes());
+    record.extend_from_slice(&forged);
     batch.put(
         ledger_core::store::Column::Receipts,
-        key,
-        Receipt::Failed(ledger_core::machine::Failure::new(99, "forged")).encode(),
+        3u64.to_be_bytes().to_vec(),
+        record,
     );
     store
         .commit(batch, ledger_core::store::Durability::Synced)

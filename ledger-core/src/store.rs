@@ -40,7 +40,7 @@ pub enum Column {
     BlockIds,
     /// Transaction location (height u64 BE, index u32 BE) by transaction id.
     TxIndex,
-    /// Encoded receipts by height (u64 BE) and index (u32 BE).
+    /// A block's encoded receipts by height (u64 BE).
     Receipts,
     /// State-tree nodes by version (u64 BE) and nibble path.
     StateNodes,
