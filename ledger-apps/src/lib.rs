@@ -10,4 +10,6 @@
 
 pub mod notary;
 pub mod provenance;
+#[cfg(feature = "fuzzing")]
+pub mod scenario;
 pub mod transfers;

@@ -2,8 +2,9 @@
 //!
 //! Backends for `ledger_core::store::Store`:
 //!
-//! * [`RocksStore`]: RocksDB with one column family per ledger column, each
-//!   tuned for how it is read (see `docs/STORAGE.md`). The default for nodes.
+//! * `RocksStore` (feature `rocks`, on by default): RocksDB with one column
+//!   family per ledger column, each tuned for how it is read (see
+//!   `docs/STORAGE.md`). The default for nodes.
 //! * [`MemStore`]: in memory, with the same semantics (atomic batches,
 //!   snapshots); for tests, fuzzing and embedders that want no disk.
 //!
@@ -14,6 +15,7 @@
 //! blocks, transactions or proofs.
 
 mod mem;
+#[cfg(feature = "rocks")]
 mod rocks;
 
 #[cfg(feature = "testing")]
@@ -22,4 +24,5 @@ pub mod conformance;
 pub mod crash;
 
 pub use mem::MemStore;
+#[cfg(feature = "rocks")]
 pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES};
