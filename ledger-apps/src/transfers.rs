@@ -7,6 +7,10 @@
 //! |---|---|---|
 //! | 1 | transfer | recipient public key (32), amount (u64 LE) |
 //! | 2 | mint | recipient public key (32), amount (u64 LE); only the minter |
+//! | 3 | transfer with memo | recipient (32), amount (u64 LE), memo (the rest of the payload, 1 to [`MAX_MEMO_BYTES`] bytes) |
+//!
+//! A memo is signed and kept in the block (so it is provable with the
+//! transaction) but not in the state.
 //!
 //! Total supply changes only by mints, so the sum of all balances always
 //! equals the sum of successful mints (tested by proptest).
@@ -18,8 +22,13 @@ use ledger_core::PublicKey;
 /// Payload length of a transfer or mint.
 pub const PAYLOAD_BYTES: usize = 1 + 32 + 8;
 
+/// Longest memo: what fits in a transaction payload after the transfer's
+/// fields.
+pub const MAX_MEMO_BYTES: usize = ledger_core::limits::MAX_PAYLOAD_BYTES as usize - PAYLOAD_BYTES;
+
 const TAG_TRANSFER: u8 = 1;
 const TAG_MINT: u8 = 2;
+const TAG_TRANSFER_WITH_MEMO: u8 = 3;
 
 /// Failure code: the sender's balance is below the amount.
 pub const INSUFFICIENT_FUNDS: u32 = 1;
@@ -33,7 +42,7 @@ pub const BALANCE_OVERFLOW: u32 = 4;
 pub const CORRUPT_BALANCE: u32 = 5;
 
 /// One transfers operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
     /// Move `amount` from the sender to `to`.
     Transfer {
@@ -49,19 +58,36 @@ pub enum Operation {
         /// Amount.
         amount: u64,
     },
+    /// A transfer that carries a memo (a reference, an invoice number...):
+    /// 1 to [`MAX_MEMO_BYTES`] bytes, longer memos are cut on encoding.
+    TransferWithMemo {
+        /// Recipient.
+        to: PublicKey,
+        /// Amount.
+        amount: u64,
+        /// The memo.
+        memo: Bytes,
+    },
 }
 
 impl Operation {
     /// The canonical payload.
     pub fn encode(&self) -> Bytes {
-        let (tag, to, amount) = match self {
-            Operation::Transfer { to, amount } => (TAG_TRANSFER, to, amount),
-            Operation::Mint { to, amount } => (TAG_MINT, to, amount),
+        let (tag, to, amount, memo) = match self {
+            Operation::Transfer { to, amount } => (TAG_TRANSFER, to, amount, &[][..]),
+            Operation::Mint { to, amount } => (TAG_MINT, to, amount, &[][..]),
+            Operation::TransferWithMemo { to, amount, memo } => (
+                TAG_TRANSFER_WITH_MEMO,
+                to,
+                amount,
+                memo.get(..MAX_MEMO_BYTES).unwrap_or(memo),
+            ),
         };
-        let mut out = Vec::with_capacity(PAYLOAD_BYTES);
+        let mut out = Vec::with_capacity(PAYLOAD_BYTES + memo.len());
         out.push(tag);
         out.extend_from_slice(&to.0);
         out.extend_from_slice(&amount.to_le_bytes());
+        out.extend_from_slice(memo);
         Bytes::from(out)
     }
 
@@ -69,11 +95,17 @@ impl Operation {
     pub fn decode(payload: &[u8]) -> Option<Operation> {
         let (&tag, rest) = payload.split_first()?;
         let (to, rest) = rest.split_first_chunk::<32>()?;
-        let amount = u64::from_le_bytes(*<&[u8; 8]>::try_from(rest).ok()?);
+        let (amount, memo) = rest.split_first_chunk::<8>()?;
+        let amount = u64::from_le_bytes(*amount);
         let to = PublicKey(*to);
-        match tag {
-            TAG_TRANSFER => Some(Operation::Transfer { to, amount }),
-            TAG_MINT => Some(Operation::Mint { to, amount }),
+        match (tag, memo.len()) {
+            (TAG_TRANSFER, 0) => Some(Operation::Transfer { to, amount }),
+            (TAG_MINT, 0) => Some(Operation::Mint { to, amount }),
+            (TAG_TRANSFER_WITH_MEMO, 1..=MAX_MEMO_BYTES) => Some(Operation::TransferWithMemo {
+                to,
+                amount,
+                memo: Bytes::copy_from_slice(memo),
+            }),
             _ => None,
         }
     }
@@ -135,7 +167,7 @@ impl StateMachine for Transfers {
                 write_balance(state, &to, balance)?;
                 state.emit(b"mint", &operation.encode()[1..])?;
             }
-            Operation::Transfer { to, amount } => {
+            Operation::Transfer { to, amount } | Operation::TransferWithMemo { to, amount, .. } => {
                 let from_balance = read_balance(state, &sender)?;
                 let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
                     Failure::new(
@@ -175,5 +207,42 @@ mod tests {
         let mut bad_tag = bytes.to_vec();
         bad_tag[0] = 9;
         assert_eq!(Operation::decode(&bad_tag), None);
+    }
+
+    #[test]
+    fn memo_bounds() {
+        let with = |memo: Vec<u8>| Operation::TransferWithMemo {
+            to: PublicKey([5; 32]),
+            amount: 9,
+            memo: Bytes::from(memo),
+        };
+        for len in [1, 200, MAX_MEMO_BYTES] {
+            let op = with(vec![0xab; len]);
+            let bytes = op.encode();
+            assert_eq!(bytes.len(), PAYLOAD_BYTES + len);
+            assert_eq!(Operation::decode(&bytes), Some(op));
+        }
+        // The longest payload is the engine's payload limit.
+        assert_eq!(
+            with(vec![1; MAX_MEMO_BYTES]).encode().len(),
+            ledger_core::limits::MAX_PAYLOAD_BYTES as usize
+        );
+        // Longer memos are cut; an empty memo is not a memo transfer.
+        assert_eq!(
+            with(vec![1; MAX_MEMO_BYTES + 1]).encode(),
+            with(vec![1; MAX_MEMO_BYTES]).encode()
+        );
+        let mut empty = with(vec![1]).encode().to_vec();
+        empty.pop();
+        assert_eq!(Operation::decode(&empty), None);
+        // A plain transfer or mint with trailing bytes is malformed.
+        let mut mint = Operation::Mint {
+            to: PublicKey([5; 32]),
+            amount: 9,
+        }
+        .encode()
+        .to_vec();
+        mint.push(0);
+        assert_eq!(Operation::decode(&mint), None);
     }
 }

@@ -1,8 +1,9 @@
 //! `ledger-bench`: the end-to-end benchmark of the ledger engine.
 //!
 //! It generates a reproducible workload (accounts, a genesis block that
-//! funds them, then blocks of signed `transfers`), built by a proposer
-//! ledger in memory. Then it replays the encoded blocks as a validator:
+//! funds or registers them, then blocks of signed `transfers` or
+//! `provenance` transactions; see [`workload`]), built by a proposer ledger
+//! in memory. Then it replays the encoded blocks as a validator:
 //! decode → parallel signature verification → execution → state root →
 //! one atomic commit per block (RocksDB with a synced write-ahead log by
 //! default), and reports transactions per second, the per-stage breakdown,
@@ -15,23 +16,21 @@
 //! through a bounded channel; `--sequential` runs them one after the other.
 //! `ledger-bench audit --path DIR` re-verifies a stored ledger.
 
+mod workload;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
-use ed25519_dalek::SigningKey;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_apps::transfers::{Operation, Transfers};
-use ledger_core::engine::{verify_block, Ledger, LedgerConfig, VerifiedBlock};
+use ledger_core::engine::{verify_block, Ledger, VerifiedBlock};
 use ledger_core::store::Store;
 use ledger_core::verify::SignatureVerifier;
-use ledger_core::{Block, PublicKey, Transaction};
+use ledger_core::Block;
 use ledger_storage::{MemStore, RocksStore};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha20Rng;
-use rayon::prelude::*;
+use workload::{ledger_config, BenchApp, WorkloadKind, WorkloadOptions, CHAIN_ID};
 
 /// Which store the validator commits to.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -58,6 +57,19 @@ struct Options {
     /// Accounts (each funded in the genesis block).
     #[arg(long, default_value_t = 10_000)]
     accounts: u32,
+    /// The application the transactions drive.
+    #[arg(long, value_enum, default_value_t = WorkloadKind::Transfers)]
+    workload: WorkloadKind,
+    /// Payload bytes per transfer (default: a plain 41-byte transfer; more
+    /// adds a memo).
+    #[arg(long)]
+    payload_bytes: Option<usize>,
+    /// Share (0 to 1) of each block's transactions that the application
+    /// rejects (overdrafts, pledges to unknown needs): included with a failed
+    /// receipt. The verification stage's cost of bad signatures is measured
+    /// on the same transactions with this share of signatures corrupted.
+    #[arg(long, default_value_t = 0.0)]
+    invalid_share: f64,
     /// Seed of the workload generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -89,13 +101,6 @@ enum Command {
     },
 }
 
-const CHAIN_ID: u64 = 0xbe4c;
-const GENESIS_BALANCE: u64 = 1_000_000_000;
-
-fn bench_config() -> LedgerConfig {
-    LedgerConfig::new(CHAIN_ID)
-}
-
 fn progress(len: u64, label: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     if let Ok(style) =
@@ -105,92 +110,6 @@ fn progress(len: u64, label: &'static str) -> ProgressBar {
     }
     bar.set_message(label);
     bar
-}
-
-fn minter_key() -> SigningKey {
-    SigningKey::from_bytes(&[0x4d; 32])
-}
-
-fn application() -> Transfers {
-    Transfers {
-        minter: PublicKey::from_signing_key(&minter_key()),
-    }
-}
-
-/// Builds the workload's blocks with a proposer ledger in memory.
-fn generate(options: &Options) -> Result<Vec<Bytes>, String> {
-    let mut rng = ChaCha20Rng::seed_from_u64(options.seed);
-    let accounts: Vec<SigningKey> = (0..options.accounts.max(1))
-        .map(|_| SigningKey::from_bytes(&rng.random::<[u8; 32]>()))
-        .collect();
-    let publics: Vec<PublicKey> = accounts.iter().map(PublicKey::from_signing_key).collect();
-    let mut proposer =
-        Ledger::open(MemStore::new(), application(), bench_config()).map_err(|e| e.to_string())?;
-    let mut nonces = vec![0u64; accounts.len()];
-    let bar = progress(u64::from(options.blocks) + 1, "generate");
-    let minter = minter_key();
-    let mut blocks = Vec::with_capacity(options.blocks as usize + 1);
-    for height in 0..=u64::from(options.blocks) {
-        let plan: Vec<(usize, u64, Operation)> = if height == 0 {
-            publics
-                .iter()
-                .enumerate()
-                .map(|(i, to)| {
-                    let op = Operation::Mint {
-                        to: *to,
-                        amount: GENESIS_BALANCE,
-                    };
-                    (usize::MAX, i as u64, op)
-                })
-                .collect()
-        } else {
-            (0..options.txs_per_block)
-                .map(|_| {
-                    let from = rng.random_range(0..accounts.len());
-                    let to = publics[rng.random_range(0..publics.len())];
-                    let nonce = nonces[from];
-                    nonces[from] += 1;
-                    (
-                        from,
-                        nonce,
-                        Operation::Transfer {
-                            to,
-                            amount: rng.random_range(1..1_000),
-                        },
-                    )
-                })
-                .collect()
-        };
-        let txs: Vec<Transaction> = plan
-            .into_par_iter()
-            .map(|(from, nonce, op)| {
-                let key = if from == usize::MAX {
-                    &minter
-                } else {
-                    &accounts[from]
-                };
-                Transaction::sign(key, CHAIN_ID, nonce, op.encode())
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let count = txs.len();
-        let block = proposer
-            .build_block(txs, 1_767_225_600_000 + height * 1_000)
-            .map_err(|e| e.to_string())?;
-        if block.transactions().len() != count {
-            return Err(format!(
-                "the proposer dropped transactions at height {height}"
-            ));
-        }
-        let verified = proposer
-            .verify_block(block.clone())
-            .map_err(|e| e.to_string())?;
-        proposer.apply_block(verified).map_err(|e| e.to_string())?;
-        blocks.push(block.encode());
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(blocks)
 }
 
 /// Time and counts of the replay.
@@ -203,6 +122,7 @@ struct Replay {
     state_tree: Duration,
     commit: Duration,
     txs: u64,
+    failed: u64,
     bytes_written: u64,
     seconds: f64,
     state_root: String,
@@ -224,9 +144,14 @@ const PIPELINE_DEPTH: usize = 2;
 /// Replays `blocks` as a validator. With `pipelined`, decoding and signature
 /// verification of the next block run on their own thread while the current
 /// block executes and commits.
-fn replay<S: Store>(store: S, blocks: &[Bytes], pipelined: bool) -> Result<Replay, String> {
+fn replay<S: Store>(
+    store: S,
+    kind: WorkloadKind,
+    blocks: &[Bytes],
+    pipelined: bool,
+) -> Result<Replay, String> {
     let mut ledger =
-        Ledger::open(store, application(), bench_config()).map_err(|e| e.to_string())?;
+        Ledger::open(store, BenchApp::new(kind), ledger_config()).map_err(|e| e.to_string())?;
     let mut report = Replay::default();
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).map_err(|e| e.to_string())?;
@@ -297,6 +222,7 @@ fn replay<S: Store>(store: S, blocks: &[Bytes], pipelined: bool) -> Result<Repla
                 report.state_tree += outcome.timings.state_root;
                 report.commit += outcome.timings.commit;
                 report.txs += u64::from(outcome.header.tx_count);
+                report.failed += outcome.receipts.iter().filter(|r| !r.is_success()).count() as u64;
                 report.bytes_written += outcome.bytes_written as u64;
                 latency
                     .record((done - prepared.entered).as_micros().max(1) as u64)
@@ -315,26 +241,60 @@ fn replay<S: Store>(store: S, blocks: &[Bytes], pipelined: bool) -> Result<Repla
 
 /// Signatures per second of the verification stage alone, keys cached, on
 /// the same transactions.
-fn pure_verification_rate(blocks: &[Bytes]) -> Result<f64, String> {
-    let decoded: Vec<Block> = blocks
-        .iter()
-        .skip(1)
-        .map(Block::decode)
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+fn pure_verification_rate(blocks: &[Block]) -> Result<f64, String> {
     let verifier = SignatureVerifier::default();
-    if let Some(first) = decoded.first() {
+    if let Some(first) = blocks.first() {
         verifier
             .verify_transactions(first.transactions())
             .map_err(|e| e.to_string())?;
     }
     let start = Instant::now();
     let mut signatures = 0usize;
-    for block in &decoded {
+    for block in blocks {
         verifier
             .verify_transactions(block.transactions())
             .map_err(|e| e.to_string())?;
         signatures += block.transactions().len();
+    }
+    Ok(signatures as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Signatures per second of the verification stage on the same
+/// transactions with `share` of each block's signatures corrupted: the stage
+/// must name exactly those (what a node pays to screen bad transactions).
+fn screening_rate(blocks: &[Block], share: f64) -> Result<f64, String> {
+    let verifier = SignatureVerifier::default();
+    let mut prepared = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let mut txs = block.transactions().to_vec();
+        let count = (share * txs.len() as f64).round() as usize;
+        let step = txs.len().checked_div(count).unwrap_or(usize::MAX);
+        let mut corrupted = Vec::with_capacity(count);
+        for index in (0..txs.len()).step_by(step.max(1)).take(count) {
+            let tx = &mut txs[index];
+            let mut signature = *tx.signature();
+            signature.0[0] ^= 1;
+            *tx = tx.clone().with_signature(signature);
+            corrupted.push(index as u32);
+        }
+        prepared.push((txs, corrupted));
+    }
+    let start = Instant::now();
+    let mut signatures = 0usize;
+    for (txs, corrupted) in &prepared {
+        let named = match verifier.verify_transactions(txs) {
+            Ok(()) => Vec::new(),
+            Err(ledger_core::VerifyError::InvalidSignatures { indices }) => indices,
+            Err(other) => return Err(other.to_string()),
+        };
+        if &named != corrupted {
+            return Err(format!(
+                "verification named {} invalid signatures, {} were corrupted",
+                named.len(),
+                corrupted.len()
+            ));
+        }
+        signatures += txs.len();
     }
     Ok(signatures as f64 / start.elapsed().as_secs_f64())
 }
@@ -363,8 +323,8 @@ fn run(options: &Options) -> Result<(), String> {
     }
     if let Some(Command::Audit { path }) = &options.command {
         let store = RocksStore::open(path).map_err(|e| e.to_string())?;
-        let ledger =
-            Ledger::open(store, application(), bench_config()).map_err(|e| e.to_string())?;
+        let ledger = Ledger::open(store, BenchApp::new(options.workload), ledger_config())
+            .map_err(|e| e.to_string())?;
         let report = ledger.audit().map_err(|e| e.to_string())?;
         println!(
             "audit passed: {} blocks, {} transactions re-verified and re-executed",
@@ -374,12 +334,33 @@ fn run(options: &Options) -> Result<(), String> {
     }
 
     let start = Instant::now();
-    let blocks = generate(options)?;
+    let workload_options = WorkloadOptions {
+        kind: options.workload,
+        accounts: options.accounts,
+        txs_per_block: options.txs_per_block,
+        blocks: options.blocks,
+        payload_bytes: options.payload_bytes,
+        invalid_share: options.invalid_share,
+        seed: options.seed,
+    };
+    workload_options.check()?;
+    let bar = progress(u64::from(options.blocks) + 1, "generate");
+    let generated = workload::generate(&workload_options, || bar.inc(1))?;
+    bar.finish_and_clear();
+    let blocks = generated.blocks;
     let generate_time = start.elapsed();
     let workload_bytes: usize = blocks.iter().map(Bytes::len).sum();
 
     let (report, disk) = match options.store {
-        StoreKind::Memory => (replay(MemStore::new(), &blocks, !options.sequential)?, None),
+        StoreKind::Memory => (
+            replay(
+                MemStore::new(),
+                options.workload,
+                &blocks,
+                !options.sequential,
+            )?,
+            None,
+        ),
         StoreKind::Rocks => {
             let temporary;
             let path = match &options.path {
@@ -390,20 +371,38 @@ fn run(options: &Options) -> Result<(), String> {
                 }
             };
             let store = RocksStore::open(&path).map_err(|e| e.to_string())?;
-            let report = replay(store, &blocks, !options.sequential)?;
+            let report = replay(store, options.workload, &blocks, !options.sequential)?;
             (report, Some(directory_bytes(&path)))
         }
     };
-    let pure = pure_verification_rate(&blocks)?;
+    let decoded: Vec<Block> = blocks
+        .iter()
+        .skip(1)
+        .map(Block::decode)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let pure = pure_verification_rate(&decoded)?;
+    let screening = if options.invalid_share > 0.0 {
+        Some(screening_rate(&decoded, options.invalid_share)?)
+    } else {
+        None
+    };
     let tx_per_sec = report.txs as f64 / report.seconds;
     let ratio = tx_per_sec / pure;
     let latency = report.commit_latency_us.as_ref();
     let quantile = |q: f64| latency.map(|h| h.value_at_quantile(q)).unwrap_or(0) as f64 / 1_000.0;
 
+    let txs_per_block = options.txs_per_block;
+    let average_tx = decoded
+        .iter()
+        .map(|block| block.encoded_len() as f64 / block.transactions().len().max(1) as f64)
+        .sum::<f64>()
+        / decoded.len().max(1) as f64;
     println!(
-        "ledger-bench: {} blocks × {} transfers, {} accounts, seed {}, store {:?}, {} threads",
+        "ledger-bench: {:?}, {} blocks × {txs_per_block} transactions (≈ {average_tx:.0} bytes each), \
+         {} accounts, seed {}, store {:?}, {} threads",
+        options.workload,
         options.blocks,
-        options.txs_per_block,
         options.accounts,
         options.seed,
         options.store,
@@ -420,6 +419,16 @@ fn run(options: &Options) -> Result<(), String> {
     );
     println!("pure verification {pure:>10.0} sig/s  (same transactions, keys cached)");
     println!("ratio             {ratio:>10.2}  (end to end / pure verification)");
+    println!(
+        "failed            {:>10}  transactions rejected by the application ({} planned)",
+        report.failed, generated.invalid_txs
+    );
+    if let Some(screening) = screening {
+        println!(
+            "screening         {screening:>10.0} sig/s  (same transactions, {:.1}% of signatures corrupted and named)",
+            100.0 * options.invalid_share
+        );
+    }
     let total = (report.decode + report.verify + report.apply)
         .as_secs_f64()
         .max(1e-9);
@@ -451,9 +460,10 @@ fn run(options: &Options) -> Result<(), String> {
     println!("state root        {}", report.state_root);
     if options.json {
         println!(
-            "{{\"txs\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{}}}",
-            report.txs, report.seconds, tx_per_sec, pure, ratio, report.state_root,
-            quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written
+            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{}}}",
+            options.workload, report.txs, report.failed, report.seconds, tx_per_sec, pure, ratio,
+            screening.map_or("null".to_string(), |rate| format!("{rate:.1}")),
+            report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written
         );
     }
     Ok(())

@@ -1,0 +1,646 @@
+//! The workload generator: reproducible blocks of signed transactions for
+//! the `transfers` or the `provenance` application, built and checked by a
+//! proposer ledger in memory.
+//!
+//! Every run with the same [`WorkloadOptions`] produces the same bytes: keys,
+//! choices and amounts come from one ChaCha20 stream seeded by `seed`, and
+//! ed25519 signatures are deterministic.
+//!
+//! * **transfers**: a genesis block mints a balance for every account; each
+//!   later block holds random transfers between accounts (with a memo that
+//!   brings the payload to `--payload-bytes` when that is above the plain
+//!   transfer's 41 bytes).
+//! * **provenance**: a genesis block registers a quarter of the accounts as
+//!   organisations; then each block advances as many donation flows as it
+//!   holds transactions, one step each: an organisation publishes a need, a
+//!   donor pledges, ships, hands the shipment to a carrier, the carrier
+//!   accepts and hands it to the organisation, which accepts it (delivered);
+//!   a delivered flow starts over with new participants.
+//!
+//! A share of each block (`--invalid-share`) can be transactions the
+//! application rejects: a transfer above any balance, a pledge to a need that
+//! does not exist. They are valid ledger transactions (signed, right nonce),
+//! included with a failed receipt that changes only the sender's nonce.
+
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
+use ledger_apps::provenance::{self, Provenance};
+use ledger_apps::transfers::{self, Transfers};
+use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
+use ledger_core::{Hash, Ledger, LedgerConfig, PublicKey, Transaction};
+use ledger_storage::MemStore;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use rayon::prelude::*;
+
+/// The chain the benchmark's blocks belong to.
+pub const CHAIN_ID: u64 = 0xbe4c;
+/// Balance each account receives in the transfers genesis block.
+pub const GENESIS_BALANCE: u64 = 1_000_000_000;
+/// Timestamp of the genesis block (2026-01-01); each block is a second later.
+const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
+
+/// Which application the workload drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadKind {
+    /// Transfers between funded accounts.
+    Transfers,
+    /// Donation flows with custody hand-overs.
+    Provenance,
+}
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct WorkloadOptions {
+    /// The application.
+    pub kind: WorkloadKind,
+    /// Accounts (signers besides the minter or registrar).
+    pub accounts: u32,
+    /// Transactions per block after genesis.
+    pub txs_per_block: u32,
+    /// Blocks after genesis.
+    pub blocks: u32,
+    /// Payload bytes of each transfer (transfers only; at least the plain
+    /// transfer's 41 bytes, at most the payload limit).
+    pub payload_bytes: Option<usize>,
+    /// Share of each block's transactions the application rejects, 0 to 1.
+    pub invalid_share: f64,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+impl WorkloadOptions {
+    /// Checks the options' ranges; the message says which one is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.invalid_share) {
+            return Err(format!(
+                "--invalid-share must be between 0 and 1, not {}",
+                self.invalid_share
+            ));
+        }
+        if self.accounts < 2 {
+            return Err("--accounts must be at least 2".into());
+        }
+        if self.txs_per_block == 0 || self.txs_per_block > ledger_core::MAX_TXS_PER_BLOCK {
+            return Err(format!(
+                "--txs-per-block must be between 1 and {}",
+                ledger_core::MAX_TXS_PER_BLOCK
+            ));
+        }
+        if let Some(bytes) = self.payload_bytes {
+            if self.kind != WorkloadKind::Transfers {
+                return Err("--payload-bytes applies to the transfers workload".into());
+            }
+            let max = transfers::PAYLOAD_BYTES + transfers::MAX_MEMO_BYTES;
+            if !(transfers::PAYLOAD_BYTES..=max).contains(&bytes) {
+                return Err(format!(
+                    "--payload-bytes must be between {} and {max}",
+                    transfers::PAYLOAD_BYTES
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The benchmark's state machine: one of the two applications.
+#[derive(Clone, Debug)]
+pub enum BenchApp {
+    /// `transfers`.
+    Transfers(Transfers),
+    /// `provenance`.
+    Provenance(Provenance),
+}
+
+impl BenchApp {
+    /// The application of `kind`, with the authority key of this module.
+    pub fn new(kind: WorkloadKind) -> Self {
+        let authority = PublicKey::from_signing_key(&authority_key());
+        match kind {
+            WorkloadKind::Transfers => BenchApp::Transfers(Transfers { minter: authority }),
+            WorkloadKind::Provenance => BenchApp::Provenance(Provenance {
+                registrar: authority,
+            }),
+        }
+    }
+}
+
+impl StateMachine for BenchApp {
+    fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
+        match self {
+            BenchApp::Transfers(app) => app.execute(context, state),
+            BenchApp::Provenance(app) => app.execute(context, state),
+        }
+    }
+}
+
+/// The configuration every ledger of the benchmark uses.
+pub fn ledger_config() -> LedgerConfig {
+    LedgerConfig::new(CHAIN_ID)
+}
+
+/// The minter (transfers) or registrar (provenance).
+fn authority_key() -> SigningKey {
+    SigningKey::from_bytes(&[0x4d; 32])
+}
+
+/// A generated workload: encoded blocks, genesis first.
+pub struct Workload {
+    /// The encoded blocks.
+    pub blocks: Vec<Bytes>,
+    /// Transactions after genesis the application rejects, by construction.
+    pub invalid_txs: u64,
+}
+
+/// One planned transaction: who signs (an index into the key list, where 0
+/// is the authority) and the payload. Nonces are assigned in block order.
+struct Step {
+    signer: usize,
+    payload: Bytes,
+    /// The provenance flow this step advances.
+    flow: Option<usize>,
+}
+
+/// Generates the blocks of `options`; `progress` is called once per block.
+pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Workload, String> {
+    options.check()?;
+    let mut rng = ChaCha20Rng::seed_from_u64(options.seed);
+    let mut keys = vec![authority_key()];
+    keys.extend((0..options.accounts).map(|_| SigningKey::from_bytes(&rng.random::<[u8; 32]>())));
+    let publics: Vec<PublicKey> = keys.iter().map(PublicKey::from_signing_key).collect();
+    let mut planner = match options.kind {
+        WorkloadKind::Transfers => Planner::Transfers {
+            memo_bytes: options
+                .payload_bytes
+                .map_or(0, |bytes| bytes - transfers::PAYLOAD_BYTES),
+        },
+        WorkloadKind::Provenance => Planner::Provenance(Flows::new(options, &publics, &mut rng)),
+    };
+    let mut proposer = Ledger::open(
+        MemStore::new(),
+        BenchApp::new(options.kind),
+        ledger_config(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut nonces = vec![0u64; keys.len()];
+    let invalid_per_block =
+        (options.invalid_share * f64::from(options.txs_per_block)).round() as usize;
+    let mut blocks = Vec::with_capacity(options.blocks as usize + 1);
+    let mut invalid_txs = 0u64;
+    for height in 0..=u64::from(options.blocks) {
+        let steps = if height == 0 {
+            planner.genesis(&publics)
+        } else {
+            let n = options.txs_per_block as usize;
+            let mut steps = planner.block(&mut rng, &publics, n - invalid_per_block);
+            for _ in 0..invalid_per_block {
+                let at = rng.random_range(0..=steps.len());
+                let signer = rng.random_range(1..keys.len());
+                steps.insert(at, planner.rejected(&mut rng, &publics));
+                if let Some(step) = steps.get_mut(at) {
+                    step.signer = signer;
+                }
+            }
+            invalid_txs += invalid_per_block as u64;
+            steps
+        };
+        let flows_of: Vec<Option<usize>> = steps.iter().map(|step| step.flow).collect();
+        let planned: Vec<(usize, u64, Bytes)> = steps
+            .into_iter()
+            .map(|step| {
+                let nonce = nonces.get_mut(step.signer).map_or(0, |nonce| {
+                    *nonce += 1;
+                    *nonce - 1
+                });
+                (step.signer, nonce, step.payload)
+            })
+            .collect();
+        let txs: Vec<Transaction> = planned
+            .into_par_iter()
+            .map(|(signer, nonce, payload)| {
+                let key = keys.get(signer).ok_or("signer out of range")?;
+                Transaction::sign(key, CHAIN_ID, nonce, payload).map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, String>>()?;
+        planner.signed(&flows_of, &txs);
+        let count = txs.len();
+        let block = proposer
+            .build_block(txs, GENESIS_TIME_MS + height * 1_000)
+            .map_err(|e| e.to_string())?;
+        if block.transactions().len() != count {
+            return Err(format!(
+                "the proposer dropped transactions at height {height}"
+            ));
+        }
+        let verified = proposer
+            .verify_block(block.clone())
+            .map_err(|e| e.to_string())?;
+        let outcome = proposer.apply_block(verified).map_err(|e| e.to_string())?;
+        let failed = outcome.receipts.iter().filter(|r| !r.is_success()).count();
+        let expected = if height == 0 { 0 } else { invalid_per_block };
+        if failed != expected {
+            return Err(format!(
+                "{failed} transactions failed at height {height}, {expected} were planned to"
+            ));
+        }
+        blocks.push(block.encode());
+        progress();
+    }
+    Ok(Workload {
+        blocks,
+        invalid_txs,
+    })
+}
+
+enum Planner {
+    Transfers { memo_bytes: usize },
+    Provenance(Flows),
+}
+
+impl Planner {
+    fn genesis(&mut self, publics: &[PublicKey]) -> Vec<Step> {
+        match self {
+            Planner::Transfers { .. } => publics
+                .iter()
+                .skip(1)
+                .map(|to| Step {
+                    signer: 0,
+                    payload: transfers::Operation::Mint {
+                        to: *to,
+                        amount: GENESIS_BALANCE,
+                    }
+                    .encode(),
+                    flow: None,
+                })
+                .collect(),
+            Planner::Provenance(flows) => flows.genesis(publics),
+        }
+    }
+
+    fn block(&mut self, rng: &mut ChaCha20Rng, publics: &[PublicKey], n: usize) -> Vec<Step> {
+        match self {
+            Planner::Transfers { memo_bytes } => (0..n)
+                .map(|_| {
+                    let signer = rng.random_range(1..publics.len());
+                    let to = publics[rng.random_range(1..publics.len())];
+                    let amount = rng.random_range(1..1_000);
+                    let operation = if *memo_bytes == 0 {
+                        transfers::Operation::Transfer { to, amount }
+                    } else {
+                        let mut memo = vec![0u8; *memo_bytes];
+                        rng.fill(&mut memo[..]);
+                        transfers::Operation::TransferWithMemo {
+                            to,
+                            amount,
+                            memo: Bytes::from(memo),
+                        }
+                    };
+                    Step {
+                        signer,
+                        payload: operation.encode(),
+                        flow: None,
+                    }
+                })
+                .collect(),
+            Planner::Provenance(flows) => flows.block(rng, n),
+        }
+    }
+
+    /// A payload the application rejects whoever signs it.
+    fn rejected(&self, rng: &mut ChaCha20Rng, publics: &[PublicKey]) -> Step {
+        let payload = match self {
+            // No balance reaches u64::MAX: the total supply is
+            // accounts × GENESIS_BALANCE.
+            Planner::Transfers { .. } => transfers::Operation::Transfer {
+                to: publics[rng.random_range(1..publics.len())],
+                amount: u64::MAX,
+            }
+            .encode(),
+            // A random 256-bit need id names no need.
+            Planner::Provenance(_) => provenance::Operation::Pledge {
+                need: Hash(rng.random()),
+                quantity: 1,
+            }
+            .encode(),
+        };
+        Step {
+            signer: 0,
+            payload,
+            flow: None,
+        }
+    }
+
+    /// Learns the ids of the block's transactions (need and shipment ids).
+    fn signed(&mut self, flows_of: &[Option<usize>], txs: &[Transaction]) {
+        if let Planner::Provenance(flows) = self {
+            flows.signed(flows_of, txs);
+        }
+    }
+}
+
+/// Where a donation flow is: the step it takes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Publish,
+    Pledge,
+    Ship,
+    HandToCarrier,
+    CarrierAccepts,
+    HandToOrganisation,
+    OrganisationAccepts,
+    Delivered,
+}
+
+#[derive(Clone, Debug)]
+struct Flow {
+    organisation: usize,
+    donor: usize,
+    carrier: usize,
+    quantity: u64,
+    stage: Stage,
+    need: Hash,
+    shipment: Hash,
+}
+
+/// The provenance planner: flows advanced one step per block each.
+struct Flows {
+    flows: Vec<Flow>,
+    organisations: usize,
+    accounts: usize,
+    publics: Vec<PublicKey>,
+}
+
+impl Flows {
+    fn new(options: &WorkloadOptions, publics: &[PublicKey], rng: &mut ChaCha20Rng) -> Self {
+        let accounts = options.accounts as usize;
+        let organisations = (accounts / 4).max(1);
+        let mut flows = Flows {
+            flows: Vec::new(),
+            organisations,
+            accounts,
+            publics: publics.to_vec(),
+        };
+        flows.flows = (0..options.txs_per_block as usize)
+            .map(|_| flows.fresh(rng))
+            .collect();
+        flows
+    }
+
+    /// A new flow with random participants: signer indices 1..=organisations
+    /// are organisations, the rest donors and carriers.
+    fn fresh(&self, rng: &mut ChaCha20Rng) -> Flow {
+        let organisation = rng.random_range(1..=self.organisations);
+        let others = (self.organisations + 1)..=self.accounts;
+        let (donor, carrier) = if others.is_empty() {
+            (organisation, organisation)
+        } else {
+            (
+                rng.random_range(others.clone()),
+                rng.random_range(others.clone()),
+            )
+        };
+        Flow {
+            organisation,
+            donor,
+            carrier,
+            quantity: rng.random_range(1..10_000),
+            stage: Stage::Publish,
+            need: Hash::ZERO,
+            shipment: Hash::ZERO,
+        }
+    }
+
+    fn public(&self, index: usize) -> PublicKey {
+        self.publics
+            .get(index)
+            .copied()
+            .unwrap_or(PublicKey([0; 32]))
+    }
+
+    fn genesis(&mut self, publics: &[PublicKey]) -> Vec<Step> {
+        (1..=self.organisations)
+            .filter_map(|index| publics.get(index))
+            .map(|organisation| Step {
+                signer: 0,
+                payload: provenance::Operation::RegisterOrganisation {
+                    organisation: *organisation,
+                    name: format!("org-{}", &hex_prefix(&organisation.0)),
+                }
+                .encode(),
+                flow: None,
+            })
+            .collect()
+    }
+
+    /// `n` steps, each advancing a different flow (so that a step never
+    /// needs an id made in the same block), in a random order.
+    fn block(&mut self, rng: &mut ChaCha20Rng, n: usize) -> Vec<Step> {
+        let count = n.min(self.flows.len());
+        // Partial Fisher-Yates over the flow indices.
+        let mut order: Vec<usize> = (0..self.flows.len()).collect();
+        for i in 0..count {
+            let j = rng.random_range(i..order.len());
+            order.swap(i, j);
+        }
+        order.truncate(count);
+        let mut steps = Vec::with_capacity(count);
+        for index in order {
+            if self.flows[index].stage == Stage::Delivered {
+                self.flows[index] = self.fresh(rng);
+            }
+            let flow = &self.flows[index];
+            let (signer, operation) = match flow.stage {
+                Stage::Publish => (
+                    flow.organisation,
+                    provenance::Operation::PublishNeed {
+                        item: "masks (box of 50)".into(),
+                        quantity: flow.quantity,
+                        destination: "clinic".into(),
+                    },
+                ),
+                Stage::Pledge => (
+                    flow.donor,
+                    provenance::Operation::Pledge {
+                        need: flow.need,
+                        quantity: flow.quantity,
+                    },
+                ),
+                Stage::Ship => (
+                    flow.donor,
+                    provenance::Operation::Ship {
+                        need: flow.need,
+                        quantity: flow.quantity,
+                    },
+                ),
+                Stage::HandToCarrier => (
+                    flow.donor,
+                    provenance::Operation::HandOver {
+                        shipment: flow.shipment,
+                        to: self.public(flow.carrier),
+                        quantity: flow.quantity,
+                    },
+                ),
+                Stage::CarrierAccepts => (
+                    flow.carrier,
+                    provenance::Operation::Accept {
+                        shipment: flow.shipment,
+                        quantity: flow.quantity,
+                    },
+                ),
+                Stage::HandToOrganisation => (
+                    flow.carrier,
+                    provenance::Operation::HandOver {
+                        shipment: flow.shipment,
+                        to: self.public(flow.organisation),
+                        quantity: flow.quantity,
+                    },
+                ),
+                Stage::OrganisationAccepts | Stage::Delivered => (
+                    flow.organisation,
+                    provenance::Operation::Accept {
+                        shipment: flow.shipment,
+                        quantity: flow.quantity,
+                    },
+                ),
+            };
+            steps.push(Step {
+                signer,
+                payload: operation.encode(),
+                flow: Some(index),
+            });
+        }
+        steps
+    }
+
+    /// Advances each flow a signed transaction stepped, recording the ids
+    /// that name its need and its shipment.
+    fn signed(&mut self, flows_of: &[Option<usize>], txs: &[Transaction]) {
+        for (flow, tx) in flows_of.iter().zip(txs) {
+            let Some(flow) = flow.and_then(|index| self.flows.get_mut(index)) else {
+                continue;
+            };
+            flow.stage = match flow.stage {
+                Stage::Publish => {
+                    flow.need = tx.id();
+                    Stage::Pledge
+                }
+                Stage::Pledge => Stage::Ship,
+                Stage::Ship => {
+                    flow.shipment = tx.id();
+                    Stage::HandToCarrier
+                }
+                Stage::HandToCarrier => Stage::CarrierAccepts,
+                Stage::CarrierAccepts => Stage::HandToOrganisation,
+                Stage::HandToOrganisation => Stage::OrganisationAccepts,
+                Stage::OrganisationAccepts | Stage::Delivered => Stage::Delivered,
+            };
+        }
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::Block;
+
+    fn options(kind: WorkloadKind) -> WorkloadOptions {
+        WorkloadOptions {
+            kind,
+            accounts: 40,
+            txs_per_block: 30,
+            blocks: 9,
+            payload_bytes: None,
+            invalid_share: 0.0,
+            seed: 7,
+        }
+    }
+
+    fn decode(workload: &Workload) -> Vec<Block> {
+        workload
+            .blocks
+            .iter()
+            .map(|bytes| Block::decode(bytes).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let a = generate(&options(WorkloadKind::Transfers), || {}).unwrap();
+        let b = generate(&options(WorkloadKind::Transfers), || {}).unwrap();
+        assert_eq!(a.blocks, b.blocks);
+        let mut other = options(WorkloadKind::Transfers);
+        other.seed = 8;
+        assert_ne!(generate(&other, || {}).unwrap().blocks, a.blocks);
+    }
+
+    #[test]
+    fn memos_reach_the_payload_size_and_rejections_fail() {
+        let mut opts = options(WorkloadKind::Transfers);
+        opts.payload_bytes = Some(200);
+        opts.invalid_share = 0.1;
+        // `generate` itself checks that exactly the planned transactions
+        // failed when the proposer applied each block.
+        let workload = generate(&opts, || {}).unwrap();
+        assert_eq!(workload.invalid_txs, 9 * 3);
+        for block in decode(&workload).iter().skip(1) {
+            assert_eq!(block.transactions().len(), 30);
+            let memos = block
+                .transactions()
+                .iter()
+                .filter(|tx| tx.payload().len() == 200)
+                .count();
+            assert_eq!(memos, 27);
+        }
+    }
+
+    #[test]
+    fn provenance_flows_run_to_delivery() {
+        let mut opts = options(WorkloadKind::Provenance);
+        opts.invalid_share = 0.1;
+        // Nine blocks take every flow through its seven steps (one step per
+        // block); `generate` fails if any planned step failed.
+        let workload = generate(&opts, || {}).unwrap();
+        let blocks = decode(&workload);
+        assert_eq!(
+            blocks[0].transactions().len(),
+            10,
+            "a quarter of 40 registered"
+        );
+        let accepts = blocks
+            .iter()
+            .flat_map(|block| block.transactions())
+            .filter(|tx| {
+                matches!(
+                    provenance::Operation::decode(tx.payload()),
+                    Some(provenance::Operation::Accept { .. })
+                )
+            })
+            .count();
+        assert!(accepts > 0, "some shipments changed hands");
+    }
+
+    #[test]
+    fn options_are_checked_at_their_bounds() {
+        let mut opts = options(WorkloadKind::Transfers);
+        for (share, ok) in [(0.0, true), (1.0, true), (-0.01, false), (1.01, false)] {
+            opts.invalid_share = share;
+            assert_eq!(opts.check().is_ok(), ok, "share {share}");
+        }
+        opts.invalid_share = 0.0;
+        let max = transfers::PAYLOAD_BYTES + transfers::MAX_MEMO_BYTES;
+        for (bytes, ok) in [(40, false), (41, true), (max, true), (max + 1, false)] {
+            opts.payload_bytes = Some(bytes);
+            assert_eq!(opts.check().is_ok(), ok, "payload {bytes}");
+        }
+        let mut provenance = options(WorkloadKind::Provenance);
+        provenance.payload_bytes = Some(100);
+        assert!(provenance.check().is_err());
+        provenance.payload_bytes = None;
+        provenance.accounts = 1;
+        assert!(provenance.check().is_err());
+    }
+}
