@@ -12,8 +12,9 @@
 //! limit.
 //!
 //! The stages are pipelined: decoding and verification of block N+1 run on
-//! their own thread (and the rayon pool) while block N executes and commits,
-//! through a bounded channel; `--sequential` runs them one after the other.
+//! their own thread (and their own rayon pool) while block N executes,
+//! through a bounded channel, and block N-1 commits in the background while
+//! block N executes; `--sequential` runs them one after the other.
 //! `ledger-bench audit --path DIR` re-verifies a stored ledger.
 
 mod workload;
@@ -124,6 +125,8 @@ struct Replay {
     txs: u64,
     failed: u64,
     bytes_written: u64,
+    /// CPU time of the measured part of the replay, all threads.
+    cpu_seconds: Option<f64>,
     seconds: f64,
     state_root: String,
     commit_latency_us: Option<Histogram<u64>>,
@@ -143,8 +146,9 @@ const PIPELINE_DEPTH: usize = 2;
 
 /// Replays `blocks` as a validator. With `pipelined`, decoding and signature
 /// verification of the next block run on their own thread while the current
-/// block executes and commits.
-fn replay<S: Store>(
+/// block executes, and each block's commit runs in the background while the
+/// next one executes ([`Ledger::apply_block_overlapped`]).
+fn replay<S: Store + 'static>(
     store: S,
     kind: WorkloadKind,
     blocks: &[Bytes],
@@ -170,6 +174,7 @@ fn replay<S: Store>(
         })
     };
     let start = Instant::now();
+    let mut cpu_start = process_cpu_seconds();
     std::thread::scope(|scope| -> Result<(), String> {
         if pipelined {
             let sender = sender.clone();
@@ -198,6 +203,9 @@ fn replay<S: Store>(
         drop(sender);
         let verifier = SignatureVerifier::default();
         let mut queued = blocks.iter();
+        // In the pipelined loop a block is durable when the next one has
+        // been applied: when it entered the pipeline, until then.
+        let mut awaiting_durability: Option<Instant> = None;
         for height in 0..blocks.len() {
             let prepared = if pipelined {
                 receiver.recv().map_err(|e| e.to_string())??
@@ -206,14 +214,21 @@ fn replay<S: Store>(
                 prepare(&verifier, bytes)?
             };
             let applied_at = Instant::now();
-            let outcome = ledger
-                .apply_block(prepared.verified)
-                .map_err(|e| e.to_string())?;
+            let outcome = if pipelined {
+                // The block commits in the background while the next one
+                // executes; the previous block is durable now.
+                ledger.apply_block_overlapped(prepared.verified)
+            } else {
+                ledger.apply_block(prepared.verified)
+            }
+            .map_err(|e| e.to_string())?;
             let done = Instant::now();
             // The genesis block funds accounts; the measured workload is
             // the transfers after it.
             if height == 0 {
+                ledger.flush().map_err(|e| e.to_string())?;
                 report.seconds = -start.elapsed().as_secs_f64();
+                cpu_start = process_cpu_seconds();
             } else {
                 report.decode += prepared.decode;
                 report.verify += prepared.verify;
@@ -224,16 +239,31 @@ fn replay<S: Store>(
                 report.txs += u64::from(outcome.header.tx_count);
                 report.failed += outcome.receipts.iter().filter(|r| !r.is_success()).count() as u64;
                 report.bytes_written += outcome.bytes_written as u64;
-                latency
-                    .record((done - prepared.entered).as_micros().max(1) as u64)
-                    .map_err(|e| e.to_string())?;
+                if pipelined {
+                    if let Some(entered) = awaiting_durability.replace(prepared.entered) {
+                        latency
+                            .record((done - entered).as_micros().max(1) as u64)
+                            .map_err(|e| e.to_string())?;
+                    }
+                } else {
+                    latency
+                        .record((done - prepared.entered).as_micros().max(1) as u64)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             report.state_root = outcome.header.state_root.to_hex();
             bar.inc(1);
         }
+        ledger.flush().map_err(|e| e.to_string())?;
+        if let Some(entered) = awaiting_durability {
+            latency
+                .record(entered.elapsed().as_micros().max(1) as u64)
+                .map_err(|e| e.to_string())?;
+        }
         Ok(())
     })?;
     report.seconds += start.elapsed().as_secs_f64();
+    report.cpu_seconds = cpu_start.zip(process_cpu_seconds()).map(|(a, b)| b - a);
     bar.finish_and_clear();
     report.commit_latency_us = Some(latency);
     Ok(report)
@@ -297,6 +327,22 @@ fn screening_rate(blocks: &[Block], share: f64) -> Result<f64, String> {
         signatures += txs.len();
     }
     Ok(signatures as f64 / start.elapsed().as_secs_f64())
+}
+
+/// CPU time this process has used (all threads, user and system), from
+/// `/proc/self/stat`; `None` where that is not available. Linux reports it
+/// in ticks of `USER_HZ`, which is 100 on every architecture Linux
+/// supports for user space.
+fn process_cpu_seconds() -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may contain spaces; it ends at the last ')'.
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / USER_HZ)
 }
 
 fn directory_bytes(path: &std::path::Path) -> u64 {
@@ -419,6 +465,14 @@ fn run(options: &Options) -> Result<(), String> {
     );
     println!("pure verification {pure:>10.0} sig/s  (same transactions, keys cached)");
     println!("ratio             {ratio:>10.2}  (end to end / pure verification)");
+    if let Some(cpu) = report.cpu_seconds {
+        let wall = report.seconds.max(1e-9);
+        println!(
+            "cpu               {:>10.1} µs per transaction ({cpu:.2} core-seconds; {:.2} cores busy on average)",
+            1e6 * cpu / report.txs.max(1) as f64,
+            cpu / wall
+        );
+    }
     println!(
         "failed            {:>10}  transactions rejected by the application ({} planned)",
         report.failed, generated.invalid_txs
@@ -460,9 +514,10 @@ fn run(options: &Options) -> Result<(), String> {
     println!("state root        {}", report.state_root);
     if options.json {
         println!(
-            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{}}}",
+            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"cpu_seconds\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{}}}",
             options.workload, report.txs, report.failed, report.seconds, tx_per_sec, pure, ratio,
             screening.map_or("null".to_string(), |rate| format!("{rate:.1}")),
+            report.cpu_seconds.map_or("null".to_string(), |cpu| format!("{cpu:.3}")),
             report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written
         );
     }

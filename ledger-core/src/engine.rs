@@ -14,13 +14,24 @@
 //!    receipts, the state-tree and history-tree nodes and the new head.
 //!
 //! Any mismatch or error before step 3 leaves the store exactly as it was
-//! and names the first offending transaction or root. A proposer calls
+//! and names the first offending transaction or root.
+//!
+//! [`Ledger::apply_block_overlapped`] runs step 3 on a background thread:
+//! the call returns once the block is executed and checked, and the next
+//! block executes while the previous one commits (reads see its writes
+//! through an in-memory overlay until the commit is done). Every other call
+//! waits for that commit first, so queries only ever see durable blocks;
+//! [`Ledger::flush`] waits for it explicitly. A failed background commit
+//! makes every later call return its error: reopen the ledger. A proposer calls
 //! [`Ledger::build_block`] to order, execute and fill in the roots.
 //!
 //! Queries answer with proofs that standalone functions check without a
 //! store: [`verify_transaction_inclusion`], [`verify_block_in_history`] and
 //! [`crate::state_tree::verify_state_proof`] (with
 //! [`crate::execute::application_position`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -37,8 +48,8 @@ use crate::merkle::{
     NodePosition,
 };
 use crate::state_tree::{
-    add_pruning_to_batch, add_writes_to_batch, apply_updates, prove, NodeCache, StateProof,
-    StateTreeError, StateTreeReader, StoredStateTree,
+    add_pruning_to_batch, add_writes_to_batch, apply_updates, prove, Node, NodeCache, NodeKey,
+    StateProof, StateTreeError, StateTreeReader, StateTreeWrites, StoredStateTree,
 };
 use crate::store::{Column, Durability, Store, StoreError, StoreRead, WriteBatch};
 use crate::types::{Block, BlockHeader, PublicKey, Transaction};
@@ -240,6 +251,91 @@ struct Head {
     id: Hash,
 }
 
+/// A block between staging and becoming the head.
+struct Staged {
+    header: BlockHeader,
+    id: Hash,
+    receipts: Vec<Receipt>,
+    writes: StateTreeWrites,
+    batch: WriteBatch,
+    history: HistoryTree,
+    timings: ApplyTimings,
+    commit_start: std::time::Instant,
+    bytes_written: usize,
+}
+
+/// A commit running on a background thread, and the state-tree writes it
+/// carries, which reads consult until it is done.
+struct InFlight {
+    pending: Arc<PendingState>,
+    handle: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+}
+
+impl InFlight {
+    /// Waits for the commit; the second call returns `Ok` at once.
+    fn wait(&mut self) -> Result<(), StoreError> {
+        match self.handle.take() {
+            None => Ok(()),
+            Some(handle) => handle.join().unwrap_or_else(|_| {
+                Err(StoreError::Backend {
+                    detail: "the commit thread panicked".into(),
+                })
+            }),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    /// A ledger dropped mid-commit finishes the commit first, so that the
+    /// store is closed (and its lock released) when the drop returns.
+    fn drop(&mut self) {
+        // Nobody is left to report an error to; reopening finds the last
+        // durable block.
+        let _ = self.wait();
+    }
+}
+
+/// One block's state-tree writes, indexed for reads.
+struct PendingState {
+    version: u64,
+    nodes: HashMap<NodeKey, Node>,
+    values: HashMap<Hash, Option<Bytes>>,
+}
+
+impl PendingState {
+    fn new(writes: &StateTreeWrites) -> Self {
+        PendingState {
+            version: writes.version,
+            nodes: writes.nodes.iter().cloned().collect(),
+            values: writes.values.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Reads the state tree through the writes of a block being committed.
+struct PendingReader<'a, R: ?Sized> {
+    pending: Option<&'a PendingState>,
+    inner: &'a R,
+}
+
+impl<R: StateTreeReader + ?Sized> StateTreeReader for PendingReader<'_, R> {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        if let Some(node) = self.pending.and_then(|pending| pending.nodes.get(key)) {
+            return Ok(Some(node.clone()));
+        }
+        self.inner.node(key)
+    }
+
+    fn value_at(&self, key_hash: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        if let Some(pending) = self.pending.filter(|pending| version >= pending.version) {
+            if let Some(value) = pending.values.get(key_hash) {
+                return Ok(value.clone());
+            }
+        }
+        self.inner.value_at(key_hash, version)
+    }
+}
+
 /// History nodes in the store.
 struct StoredHistory<'a, S: ?Sized>(&'a S);
 
@@ -418,7 +514,13 @@ pub fn verify_block_in_history(
 
 /// The ledger: a store and a state machine. See the module documentation.
 pub struct Ledger<S: Store, M: StateMachine> {
-    store: S,
+    /// Shared with the background commit thread of the overlapped mode.
+    store: Arc<S>,
+    /// The block whose commit runs in the background, if any.
+    in_flight: parking_lot::Mutex<Option<InFlight>>,
+    /// Set when a background commit failed: the ledger's memory is then
+    /// ahead of its store, and every call returns this error.
+    failed: parking_lot::Mutex<Option<StoreError>>,
     machine: M,
     config: LedgerConfig,
     verifier: SignatureVerifier,
@@ -459,7 +561,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             verifier: SignatureVerifier::new(config.verifier.clone()),
             node_cache: NodeCache::new(config.node_cache_bytes),
             head_values: HeadValues::new(config.value_cache_entries),
-            store,
+            store: Arc::new(store),
+            in_flight: parking_lot::Mutex::new(None),
+            failed: parking_lot::Mutex::new(None),
             machine,
             config,
             head,
@@ -475,7 +579,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             let state_root = ledger.state_root_at(head.header.height)?;
             check_root("state", head.header.state_root, state_root)?;
             let history_root =
-                HistoryTree::root_at(&StoredHistory(&ledger.store), head.header.height)?;
+                HistoryTree::root_at(&StoredHistory(&*ledger.store), head.header.height)?;
             check_root("history", head.header.history_root, history_root)?;
         }
         Ok(ledger)
@@ -502,7 +606,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     }
 
     fn state_root_at(&self, version: u64) -> Result<Hash, LedgerError> {
-        let stored = StoredStateTree::new(&self.store);
+        self.settle()?;
+        let stored = StoredStateTree::new(&*self.store);
         let node = self
             .node_cache
             .reader(&stored)
@@ -525,8 +630,83 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     }
 
     /// Applies and commits a verified block. On any error nothing is
-    /// written and the ledger is unchanged.
+    /// written and the ledger is unchanged. Returns once the block is
+    /// durable (as `config.durability` defines it).
     pub fn apply_block(&mut self, verified: VerifiedBlock) -> Result<BlockOutcome, LedgerError> {
+        self.settle()?;
+        let mut staged = self.stage(verified)?;
+        let batch = std::mem::take(&mut staged.batch);
+        self.store.commit(batch, self.config.durability)?;
+        Ok(self.finish(staged))
+    }
+
+    /// Applies a verified block and commits it on a background thread:
+    /// returns once the block is executed and every root checked, while its
+    /// one atomic batch is being written. The next call to this method
+    /// executes the next block during that commit and waits for it only
+    /// before starting its own, so execution of block N+1 overlaps the
+    /// commit of block N. When this returns, every block before this one is
+    /// durable; this one is durable after the next apply, [`Ledger::flush`],
+    /// any query, or dropping the ledger.
+    ///
+    /// A refused block changes nothing (as with [`Ledger::apply_block`]). If
+    /// a background commit fails, this and every later call return the
+    /// store's error and the ledger must be reopened, which recovers the
+    /// last durable block.
+    pub fn apply_block_overlapped(
+        &mut self,
+        verified: VerifiedBlock,
+    ) -> Result<BlockOutcome, LedgerError>
+    where
+        S: 'static,
+    {
+        let mut staged = self.stage(verified)?;
+        let batch = std::mem::take(&mut staged.batch);
+        let pending = Arc::new(PendingState::new(&staged.writes));
+        let store = Arc::clone(&self.store);
+        let durability = self.config.durability;
+        let handle = std::thread::Builder::new()
+            .name("ledger-commit".into())
+            .spawn(move || store.commit(batch, durability))
+            .map_err(|error| StoreError::Backend {
+                detail: format!("cannot start the commit thread: {error}"),
+            })?;
+        *self.in_flight.lock() = Some(InFlight {
+            pending,
+            handle: Some(handle),
+        });
+        Ok(self.finish(staged))
+    }
+
+    /// Waits until every applied block is durable; returns the error of a
+    /// failed background commit (see [`Ledger::apply_block_overlapped`]).
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        self.settle()
+    }
+
+    /// Waits for the background commit, if any, and reports a failure.
+    fn settle(&self) -> Result<(), LedgerError> {
+        let mut in_flight = self.in_flight.lock();
+        if let Some(mut commit) = in_flight.take() {
+            if let Err(error) = commit.wait() {
+                *self.failed.lock() = Some(error);
+            }
+        }
+        drop(in_flight);
+        match &*self.failed.lock() {
+            Some(error) => Err(LedgerError::Store(error.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks, executes and prepares a block's batch without committing it
+    /// or changing the ledger. Waits for a background commit only after
+    /// execution (which reads through its overlay), before pruning reads
+    /// the stored stale lists.
+    fn stage(&mut self, verified: VerifiedBlock) -> Result<Staged, LedgerError> {
+        if let Some(error) = &*self.failed.lock() {
+            return Err(LedgerError::Store(error.clone()));
+        }
         let VerifiedBlock { block, tx_ids } = verified;
         let header = *block.header();
         let (height, parent, parent_time) = self.expected_next();
@@ -549,17 +729,19 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             });
         }
         check_root("history", header.history_root, self.history.root())?;
-        let (receipts, writes, mut timings) =
-            self.execute(&header, block.transactions(), &tx_ids)?;
+        let (receipts, writes, timings) = self.execute(&header, block.transactions(), &tx_ids)?;
         check_root("state", header.state_root, writes.root_hash)?;
         let commit_start = std::time::Instant::now();
 
         let id = header.id();
         let mut batch = WriteBatch::with_capacity(writes.nodes.len() + 3 * tx_ids.len() + 16);
         add_writes_to_batch(&writes, &mut batch);
+        // Commits happen in block order, and pruning must see every stale
+        // list written so far.
+        self.settle()?;
         if height >= self.config.state_retention {
             add_pruning_to_batch(
-                &self.store,
+                &*self.store,
                 height - self.config.state_retention,
                 &mut batch,
             )?;
@@ -584,8 +766,33 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }
         batch.put(Column::Meta, HEAD_KEY, header.encode());
         let bytes_written = batch.payload_bytes();
-        self.store.commit(batch, self.config.durability)?;
+        Ok(Staged {
+            header,
+            id,
+            receipts,
+            writes,
+            batch,
+            history,
+            timings,
+            commit_start,
+            bytes_written,
+        })
+    }
 
+    /// Makes a staged block the head (its batch is committed or being
+    /// committed) and fills the caches with its writes.
+    fn finish(&mut self, staged: Staged) -> BlockOutcome {
+        let Staged {
+            header,
+            id,
+            receipts,
+            writes,
+            history,
+            mut timings,
+            commit_start,
+            bytes_written,
+            ..
+        } = staged;
         self.node_cache.insert_writes(&writes);
         for (position, value) in &writes.values {
             self.head_values.insert(*position, value.clone());
@@ -593,13 +800,13 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.history = history;
         self.head = Some(Head { header, id });
         timings.commit = commit_start.elapsed();
-        Ok(BlockOutcome {
+        BlockOutcome {
             timings,
             header,
             id,
             receipts,
             bytes_written,
-        })
+        }
     }
 
     /// Executes transactions on the head state; returns receipts and the
@@ -618,8 +825,18 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         LedgerError,
     > {
         let start = std::time::Instant::now();
-        let stored = StoredStateTree::new(&self.store);
-        let reader = self.node_cache.reader(&stored);
+        let stored = StoredStateTree::new(&*self.store);
+        // The writes of a block still being committed in the background.
+        let pending = self
+            .in_flight
+            .lock()
+            .as_ref()
+            .map(|commit| Arc::clone(&commit.pending));
+        let overlay = PendingReader {
+            pending: pending.as_deref(),
+            inner: &stored,
+        };
+        let reader = self.node_cache.reader(&overlay);
         let base = self.height();
         let committed = CommittedState {
             reader: &reader,
@@ -695,6 +912,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
 
     /// The block at `height`.
     pub fn block_by_height(&self, height: u64) -> Result<Option<Block>, LedgerError> {
+        self.settle()?;
         match self.store.get(Column::Blocks, &height_key(height))? {
             None => Ok(None),
             Some(bytes) => Ok(Some(Block::decode(&bytes)?)),
@@ -703,6 +921,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
 
     /// The block with id `id`.
     pub fn block_by_id(&self, id: &Hash) -> Result<Option<Block>, LedgerError> {
+        self.settle()?;
         match self.store.get(Column::BlockIds, id.as_bytes())? {
             None => Ok(None),
             Some(height) => {
@@ -717,6 +936,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// The transaction with id `id`, its receipt, its block header and its
     /// inclusion proof against the header's transaction root.
     pub fn transaction(&self, id: &Hash) -> Result<Option<TransactionRecord>, LedgerError> {
+        self.settle()?;
         let Some(location) = self.store.get(Column::TxIndex, id.as_bytes())? else {
             return Ok(None);
         };
@@ -752,13 +972,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// The proof that the block at `height` is in the history committed by
     /// the head (for `height` below the head's).
     pub fn history_proof(&self, height: u64) -> Result<InclusionProof, LedgerError> {
+        self.settle()?;
         let head = self.head.as_ref().ok_or(LedgerError::HeightUnavailable {
             height,
             oldest: 0,
             head: None,
         })?;
         Ok(HistoryTree::inclusion_proof(
-            &StoredHistory(&self.store),
+            &StoredHistory(&*self.store),
             height,
             head.header.height,
         )?)
@@ -767,6 +988,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// The value of application key `key` at `height` (the head if `None`)
     /// with its proof against that height's state root.
     pub fn state(&self, key: &[u8], height: Option<u64>) -> Result<StateRecord, LedgerError> {
+        self.settle()?;
         let head = self.height();
         let height = match (height, head) {
             (Some(height), Some(head)) if height <= head => height,
@@ -790,7 +1012,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             .block_by_height(height)?
             .ok_or_else(|| LedgerError::Corrupt(format!("block {height} is missing")))?
             .header();
-        let stored = StoredStateTree::new(&self.store);
+        let stored = StoredStateTree::new(&*self.store);
         let (value, proof) = prove(
             &self.node_cache.reader(&stored),
             height,
@@ -812,7 +1034,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
 
     /// The next nonce `sender` must use.
     pub fn nonce(&self, sender: &PublicKey) -> Result<u64, LedgerError> {
-        let stored = StoredStateTree::new(&self.store);
+        self.settle()?;
+        let stored = StoredStateTree::new(&*self.store);
         let state = CommittedState {
             reader: &stored,
             version: self.height(),

@@ -19,3 +19,20 @@ fn rocks_store_conforms() {
         store
     });
 }
+
+/// The same suite with the plain skiplist memtable on the transaction index
+/// (the other setting of `RocksConfig::hashed_tx_index_memtable`).
+#[test]
+fn rocks_store_with_plain_memtables_conforms() {
+    let mut dirs = Vec::new();
+    run_all(|| {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = ledger_storage::RocksConfig {
+            hashed_tx_index_memtable: false,
+            ..ledger_storage::RocksConfig::default()
+        };
+        let store = RocksStore::open_with(dir.path().join("ledger"), config).expect("open");
+        dirs.push(dir);
+        store
+    });
+}
