@@ -30,7 +30,7 @@
 //! [`crate::state_tree::verify_state_proof`] (with
 //! [`crate::execute::application_position`]).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -299,7 +299,7 @@ impl Drop for InFlight {
 struct PendingState {
     version: u64,
     nodes: HashMap<NodeKey, Node>,
-    values: HashMap<Hash, Option<Bytes>>,
+    values: HashMap<Hash, Option<CachedValue>>,
 }
 
 impl PendingState {
@@ -307,7 +307,48 @@ impl PendingState {
         PendingState {
             version: writes.version,
             nodes: writes.nodes.iter().cloned().collect(),
-            values: writes.values.iter().cloned().collect(),
+            values: writes
+                .values
+                .iter()
+                .map(|(position, value)| (*position, value.as_ref().map(CachedValue::new)))
+                .collect(),
+        }
+    }
+}
+
+/// Values up to this many bytes (balances, nonces, small records) are kept
+/// inline by the engine's caches: no allocation of their own, and no shared
+/// reference count to touch (a cache miss) on every read.
+const INLINE_VALUE_BYTES: usize = 32;
+
+/// A state value as the engine's caches hold it.
+#[derive(Clone, Debug)]
+enum CachedValue {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_VALUE_BYTES],
+    },
+    Shared(Bytes),
+}
+
+impl CachedValue {
+    fn new(value: &Bytes) -> Self {
+        let mut bytes = [0u8; INLINE_VALUE_BYTES];
+        match (bytes.get_mut(..value.len()), u8::try_from(value.len())) {
+            (Some(head), Ok(len)) => {
+                head.copy_from_slice(value);
+                CachedValue::Inline { len, bytes }
+            }
+            _ => CachedValue::Shared(value.clone()),
+        }
+    }
+
+    fn to_bytes(&self) -> Bytes {
+        match self {
+            CachedValue::Inline { len, bytes } => {
+                Bytes::copy_from_slice(bytes.get(..usize::from(*len)).unwrap_or(&[]))
+            }
+            CachedValue::Shared(bytes) => bytes.clone(),
         }
     }
 }
@@ -329,7 +370,7 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for PendingReader<'_, R> {
     fn value_at(&self, key_hash: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
         if let Some(pending) = self.pending.filter(|pending| version >= pending.version) {
             if let Some(value) = pending.values.get(key_hash) {
-                return Ok(value.clone());
+                return Ok(value.as_ref().map(CachedValue::to_bytes));
             }
         }
         self.inner.value_at(key_hash, version)
@@ -375,7 +416,7 @@ impl<R: StateTreeReader + ?Sized> StateRead for CommittedState<'_, R> {
             .value_at(position, version)
             .map_err(|e| e.to_string())?;
         if let Some(cache) = self.cache {
-            cache.insert(*position, value.clone());
+            cache.insert(*position, value.as_ref());
         }
         Ok(value)
     }
@@ -398,8 +439,8 @@ struct HeadValues {
 
 #[derive(Default)]
 struct ValueShard {
-    hot: std::collections::HashMap<Hash, Option<Bytes>>,
-    cold: std::collections::HashMap<Hash, Option<Bytes>>,
+    hot: HashMap<Hash, Option<CachedValue>>,
+    cold: HashMap<Hash, Option<CachedValue>>,
 }
 
 impl HeadValues {
@@ -421,17 +462,19 @@ impl HeadValues {
     fn get(&self, position: &Hash) -> Option<Option<Bytes>> {
         let mut shard = self.shard(position)?.lock();
         if let Some(value) = shard.hot.get(position) {
-            return Some(value.clone());
+            return Some(value.as_ref().map(CachedValue::to_bytes));
         }
         let value = shard.cold.remove(position)?;
-        shard.hot.insert(*position, value.clone());
-        Some(value)
+        let bytes = value.as_ref().map(CachedValue::to_bytes);
+        shard.hot.insert(*position, value);
+        Some(bytes)
     }
 
-    fn insert(&self, position: Hash, value: Option<Bytes>) {
+    fn insert(&self, position: Hash, value: Option<&Bytes>) {
         let Some(shard) = self.shard(&position) else {
             return;
         };
+        let value = value.map(CachedValue::new);
         let mut shard = shard.lock();
         shard.hot.insert(position, value);
         if shard.hot.len() > self.generation_entries {
@@ -795,7 +838,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         } = staged;
         self.node_cache.insert_writes(&writes);
         for (position, value) in &writes.values {
-            self.head_values.insert(*position, value.clone());
+            self.head_values.insert(*position, value.as_ref());
         }
         self.history = history;
         self.head = Some(Head { header, id });

@@ -7,7 +7,7 @@
 //! a [`StateRead`], and nothing is written until the engine commits the
 //! result in one store batch.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use bytes::Bytes;
 

@@ -25,7 +25,7 @@
 //! invalid signatures in a chunk of c cost at most `c/128 + 2·k·7` extra
 //! batch checks of at most 128 signatures each.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;

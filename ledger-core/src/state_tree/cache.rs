@@ -12,7 +12,7 @@
 //! cached; one not used for a generation is dropped. It costs no per-entry
 //! bookkeeping, which a strict LRU would.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use parking_lot::Mutex;
 
