@@ -94,7 +94,8 @@ struct Options {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Re-verify a stored ledger from genesis.
+    /// Re-verify a stored ledger from genesis (pass the `--workload` it was
+    /// written with).
     Audit {
         /// The ledger's directory.
         #[arg(long)]
@@ -371,7 +372,22 @@ fn run(options: &Options) -> Result<(), String> {
         let store = RocksStore::open(path).map_err(|e| e.to_string())?;
         let ledger = Ledger::open(store, BenchApp::new(options.workload), ledger_config())
             .map_err(|e| e.to_string())?;
-        let report = ledger.audit().map_err(|e| e.to_string())?;
+        let report = ledger.audit().map_err(|error| {
+            // The application is not recorded in the store: replaying with
+            // the other one fails at the genesis block's state root.
+            if error.height == 0 {
+                format!(
+                    "{error} (was the ledger written with --workload {}? pass the same \
+                     --workload to audit)",
+                    match options.workload {
+                        WorkloadKind::Transfers => "provenance",
+                        WorkloadKind::Provenance => "transfers",
+                    }
+                )
+            } else {
+                error.to_string()
+            }
+        })?;
         println!(
             "audit passed: {} blocks, {} transactions re-verified and re-executed",
             report.blocks, report.transactions
