@@ -430,8 +430,10 @@ const VALUE_SHARDS: usize = 16;
 
 /// The latest committed value (or absence) of recently used positions.
 /// Values are only ever those of the head version: the engine inserts a
-/// block's writes after its commit succeeds, and reads fill it only at the
-/// head. Bounded by two generations per shard.
+/// block's writes once it is the head (after its commit succeeded, or while
+/// it commits in the background, in which case a failed commit fails the
+/// whole ledger), and reads fill it only at the head. Bounded by two
+/// generations per shard.
 struct HeadValues {
     shards: Vec<parking_lot::Mutex<ValueShard>>,
     generation_entries: usize,
