@@ -6,7 +6,9 @@
 //! funded accounts: execution, state root and the atomic commit, on the
 //! in-memory store and on RocksDB (synced WAL), against the verification of
 //! the same block (the stage it is pipelined with). Each iteration applies
-//! the block to a copy of a ledger at the same height.
+//! the block to a copy of a ledger at the same height. A second group
+//! applies four consecutive blocks with synchronous and with overlapped
+//! commits.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
@@ -26,6 +28,50 @@ fn app(accounts: &[SigningKey]) -> Transfers {
     Transfers {
         minter: PublicKey::from_signing_key(&accounts[0]),
     }
+}
+
+/// Transfers for the block after `previous` blocks of transfers: every
+/// account sends `BLOCK_TXS / accounts` of them.
+fn transfers(accounts: &[SigningKey], previous: usize) -> Vec<Transaction> {
+    let per_account = BLOCK_TXS / accounts.len();
+    (0..BLOCK_TXS)
+        .map(|i| {
+            let from = i % accounts.len();
+            let nonce = (previous * per_account + i / accounts.len()) as u64
+                + u64::from(from == 0) * accounts.len() as u64;
+            let to =
+                PublicKey::from_signing_key(&accounts[(i * 7 + 3 + previous) % accounts.len()]);
+            let op = Operation::Transfer {
+                to,
+                amount: 1 + (i as u64 % 100),
+            };
+            Transaction::sign(&accounts[from], CHAIN, nonce, op.encode()).expect("sign")
+        })
+        .collect()
+}
+
+/// The genesis block and `count` blocks of transfers after it.
+fn chain(accounts: &[SigningKey], count: usize) -> Vec<Block> {
+    let mut proposer =
+        Ledger::open(MemStore::new(), app(accounts), LedgerConfig::new(CHAIN)).expect("open");
+    let (genesis, _) = blocks(accounts);
+    let mut out = vec![genesis];
+    for previous in 0..=count {
+        let block = if previous == 0 {
+            out[0].clone()
+        } else {
+            let block = proposer
+                .build_block(transfers(accounts, previous - 1), 1_000 * previous as u64)
+                .expect("block");
+            assert_eq!(block.transactions().len(), BLOCK_TXS);
+            out.push(block.clone());
+            block
+        };
+        proposer
+            .apply_block(proposer.verify_block(block).expect("verify"))
+            .expect("apply");
+    }
+    out
 }
 
 /// The genesis block (funding every account) and one block of transfers.
@@ -48,19 +94,9 @@ fn blocks(accounts: &[SigningKey]) -> (Block, Block) {
     proposer
         .apply_block(proposer.verify_block(genesis.clone()).expect("verify"))
         .expect("apply");
-    let transfers: Vec<Transaction> = (0..BLOCK_TXS)
-        .map(|i| {
-            let from = i % accounts.len();
-            let nonce = (i / accounts.len()) as u64 + u64::from(from == 0) * accounts.len() as u64;
-            let to = PublicKey::from_signing_key(&accounts[(i * 7 + 3) % accounts.len()]);
-            let op = Operation::Transfer {
-                to,
-                amount: 1 + (i as u64 % 100),
-            };
-            Transaction::sign(&accounts[from], CHAIN, nonce, op.encode()).expect("sign")
-        })
-        .collect();
-    let block = proposer.build_block(transfers, 1_000).expect("block");
+    let block = proposer
+        .build_block(transfers(accounts, 0), 1_000)
+        .expect("block");
     assert_eq!(
         block.transactions().len(),
         BLOCK_TXS,
@@ -124,5 +160,66 @@ fn apply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, apply);
+/// Blocks of the sequence benchmark: the commit of one overlaps the
+/// execution of the next only across blocks.
+const SEQUENCE_BLOCKS: usize = 4;
+
+/// Four consecutive blocks on RocksDB (synced WAL): committed one after the
+/// other (`apply_block`) or each in the background while the next executes
+/// (`apply_block_overlapped`, with the final `flush` in the time).
+fn apply_sequence(c: &mut Criterion) {
+    let accounts = accounts();
+    let chain = chain(&accounts, SEQUENCE_BLOCKS);
+    let verified: Vec<_> = {
+        let ledger =
+            Ledger::open(MemStore::new(), app(&accounts), LedgerConfig::new(CHAIN)).expect("open");
+        chain
+            .iter()
+            .skip(1)
+            .map(|block| ledger.verify_block(block.clone()).expect("verify"))
+            .collect()
+    };
+    let mut group = c.benchmark_group("apply_4_blocks_10k_transfers_rocks");
+    group.throughput(Throughput::Elements((SEQUENCE_BLOCKS * BLOCK_TXS) as u64));
+    group.sample_size(10);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut counter = 0u32;
+    for overlapped in [false, true] {
+        let name = if overlapped {
+            "overlapped"
+        } else {
+            "synchronous"
+        };
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    counter += 1;
+                    let store =
+                        RocksStore::open(dir.path().join(format!("seq-{counter}"))).expect("open");
+                    let mut fresh = Ledger::open(store, app(&accounts), LedgerConfig::new(CHAIN))
+                        .expect("open");
+                    fresh
+                        .apply_block(fresh.verify_block(chain[0].clone()).expect("verify"))
+                        .expect("genesis");
+                    (fresh, verified.clone())
+                },
+                |(mut fresh, verified)| {
+                    for block in verified {
+                        if overlapped {
+                            fresh.apply_block_overlapped(block).expect("apply");
+                        } else {
+                            fresh.apply_block(block).expect("apply");
+                        }
+                    }
+                    fresh.flush().expect("flush");
+                    fresh
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, apply, apply_sequence);
 criterion_main!(benches);
