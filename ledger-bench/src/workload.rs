@@ -78,6 +78,9 @@ impl WorkloadOptions {
                 self.invalid_share
             ));
         }
+        if self.blocks == 0 {
+            return Err("--blocks must be at least 1 (the measured blocks follow genesis)".into());
+        }
         if self.accounts < 2 {
             return Err("--accounts must be at least 2".into());
         }
@@ -641,6 +644,10 @@ mod tests {
         assert!(provenance.check().is_err());
         provenance.payload_bytes = None;
         provenance.accounts = 1;
+        assert!(provenance.check().is_err());
+        provenance.accounts = 2;
+        assert!(provenance.check().is_ok());
+        provenance.blocks = 0;
         assert!(provenance.check().is_err());
     }
 }
