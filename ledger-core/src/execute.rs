@@ -151,6 +151,7 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
             block_writes: &block_writes,
             committed,
             writes: HashMap::new(),
+            positions: Vec::new(),
             events: Vec::new(),
             reads: 0,
             write_count: 0,
@@ -211,12 +212,18 @@ fn read_nonce<S: StateRead + ?Sized>(
     }
 }
 
+/// Key positions a transaction remembers (the rest are recomputed).
+const REMEMBERED_POSITIONS: usize = 8;
+
 /// One transaction's view: its own writes over the block's over the
 /// committed state, with the per-transaction limits enforced.
 struct TxOverlay<'a, S: ?Sized> {
     block_writes: &'a HashMap<Hash, Option<Bytes>>,
     committed: &'a S,
     writes: HashMap<Hash, Option<Bytes>>,
+    /// Positions of the keys this transaction used, so that a read and a
+    /// write of the same key hash it once (a few keys per transaction).
+    positions: Vec<(Box<[u8]>, Hash)>,
     events: Vec<Event>,
     reads: usize,
     write_count: usize,
@@ -224,11 +231,18 @@ struct TxOverlay<'a, S: ?Sized> {
 }
 
 impl<S: StateRead + ?Sized> TxOverlay<'_, S> {
-    fn check_key(key: &[u8]) -> Result<Hash, StateAccessError> {
+    fn check_key(&mut self, key: &[u8]) -> Result<Hash, StateAccessError> {
         if key.len() > MAX_STATE_KEY_BYTES {
             return Err(StateAccessError::KeyTooLong { len: key.len() });
         }
-        Ok(application_position(key))
+        if let Some((_, position)) = self.positions.iter().find(|(known, _)| **known == *key) {
+            return Ok(*position);
+        }
+        let position = application_position(key);
+        if self.positions.len() < REMEMBERED_POSITIONS {
+            self.positions.push((key.into(), position));
+        }
+        Ok(position)
     }
 
     fn count_write(&mut self) -> Result<(), StateAccessError> {
@@ -242,7 +256,7 @@ impl<S: StateRead + ?Sized> TxOverlay<'_, S> {
 
 impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
     fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, StateAccessError> {
-        let position = Self::check_key(key)?;
+        let position = self.check_key(key)?;
         self.reads += 1;
         if self.reads > MAX_READS_PER_TX {
             return Err(StateAccessError::TooManyReads);
@@ -260,7 +274,7 @@ impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
     }
 
     fn put(&mut self, key: &[u8], value: Bytes) -> Result<(), StateAccessError> {
-        let position = Self::check_key(key)?;
+        let position = self.check_key(key)?;
         if value.len() > MAX_STATE_VALUE_BYTES {
             return Err(StateAccessError::ValueTooLarge { len: value.len() });
         }
@@ -270,7 +284,7 @@ impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<(), StateAccessError> {
-        let position = Self::check_key(key)?;
+        let position = self.check_key(key)?;
         self.count_write()?;
         self.writes.insert(position, None);
         Ok(())
