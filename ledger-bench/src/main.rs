@@ -335,8 +335,12 @@ fn screening_rate(blocks: &[Block], share: f64) -> Result<f64, String> {
 /// in ticks of `USER_HZ`, which is 100 on every architecture Linux
 /// supports for user space.
 fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds_of(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User plus system time from a `/proc/PID/stat` line.
+fn cpu_seconds_of(stat: &str) -> Option<f64> {
     const USER_HZ: f64 = 100.0;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name (field 2) may contain spaces; it ends at the last ')'.
     let after = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -545,5 +549,21 @@ fn main() {
     if let Err(message) = run(&options) {
         eprintln!("ledger-bench: {message}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_from_a_stat_line() {
+        // Fields 14 and 15 are utime and stime; the name may hold spaces
+        // and parentheses.
+        let line = "4242 (ledger (bench) x) R 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3";
+        assert_eq!(cpu_seconds_of(line), Some(3.0));
+        assert_eq!(cpu_seconds_of("4242 (short) R 1 2"), None);
+        assert_eq!(cpu_seconds_of(""), None);
+        assert!(process_cpu_seconds().is_some_and(|seconds| seconds >= 0.0));
     }
 }
