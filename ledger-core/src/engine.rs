@@ -264,21 +264,21 @@ struct Staged {
     bytes_written: usize,
 }
 
-/// A commit running on a background thread, and the state-tree writes it
+/// A commit running on the commit thread, and the state-tree writes it
 /// carries, which reads consult until it is done.
 struct InFlight {
     pending: Arc<PendingState>,
-    handle: Option<std::thread::JoinHandle<Result<(), StoreError>>>,
+    done: Option<std::sync::mpsc::Receiver<Result<(), StoreError>>>,
 }
 
 impl InFlight {
     /// Waits for the commit; the second call returns `Ok` at once.
     fn wait(&mut self) -> Result<(), StoreError> {
-        match self.handle.take() {
+        match self.done.take() {
             None => Ok(()),
-            Some(handle) => handle.join().unwrap_or_else(|_| {
+            Some(done) => done.recv().unwrap_or_else(|_| {
                 Err(StoreError::Backend {
-                    detail: "the commit thread panicked".into(),
+                    detail: "the commit thread stopped".into(),
                 })
             }),
         }
@@ -286,12 +286,79 @@ impl InFlight {
 }
 
 impl Drop for InFlight {
-    /// A ledger dropped mid-commit finishes the commit first, so that the
-    /// store is closed (and its lock released) when the drop returns.
+    /// A ledger dropped mid-commit finishes the commit first.
     fn drop(&mut self) {
         // Nobody is left to report an error to; reopening finds the last
         // durable block.
         let _ = self.wait();
+    }
+}
+
+/// One commit for the commit thread: the batch, its durability, and where
+/// to send the result.
+type CommitJob = (
+    WriteBatch,
+    Durability,
+    std::sync::mpsc::SyncSender<Result<(), StoreError>>,
+);
+
+/// The long-lived thread of the overlapped mode that commits batches in
+/// the order it receives them (one thread for the ledger's life: a new
+/// thread per block would pay its start-up and the store's per-thread state
+/// every time).
+struct Committer {
+    jobs: Option<std::sync::mpsc::Sender<CommitJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Committer {
+    fn start<S: Store + 'static>(store: Arc<S>) -> Result<Self, StoreError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<CommitJob>();
+        let thread = std::thread::Builder::new()
+            .name("ledger-commit".into())
+            .spawn(move || {
+                for (batch, durability, done) in queue {
+                    // The receiver may be gone (a ledger dropped mid-commit
+                    // does not wait for this result); the commit still ends.
+                    let _ = done.send(store.commit(batch, durability));
+                }
+            })
+            .map_err(|error| StoreError::Backend {
+                detail: format!("cannot start the commit thread: {error}"),
+            })?;
+        Ok(Committer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a commit; the receiver gets its result.
+    fn submit(
+        &self,
+        batch: WriteBatch,
+        durability: Durability,
+    ) -> Result<std::sync::mpsc::Receiver<Result<(), StoreError>>, StoreError> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .as_ref()
+            .and_then(|jobs| jobs.send((batch, durability, done)).ok())
+            .ok_or_else(|| StoreError::Backend {
+                detail: "the commit thread stopped".into(),
+            })?;
+        Ok(result)
+    }
+}
+
+impl Drop for Committer {
+    /// Ends the thread after its last commit, so that the store is closed
+    /// (and its lock released) when the ledger's drop returns.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            // A panic in the thread was already reported as a stopped
+            // commit thread.
+            let _ = thread.join();
+        }
     }
 }
 
@@ -563,6 +630,10 @@ pub struct Ledger<S: Store, M: StateMachine> {
     store: Arc<S>,
     /// The block whose commit runs in the background, if any.
     in_flight: parking_lot::Mutex<Option<InFlight>>,
+    /// The commit thread, started by the first overlapped apply. Declared
+    /// after `in_flight`, so that a drop waits for the last commit before
+    /// it ends the thread.
+    committer: Option<Committer>,
     /// Set when a background commit failed: the ledger's memory is then
     /// ahead of its store, and every call returns this error.
     failed: parking_lot::Mutex<Option<StoreError>>,
@@ -608,6 +679,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             head_values: HeadValues::new(config.value_cache_entries),
             store: Arc::new(store),
             in_flight: parking_lot::Mutex::new(None),
+            committer: None,
             failed: parking_lot::Mutex::new(None),
             machine,
             config,
@@ -706,19 +778,16 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         S: 'static,
     {
         let mut staged = self.stage(verified)?;
+        let committer = match &mut self.committer {
+            Some(committer) => committer,
+            committer @ None => committer.insert(Committer::start(Arc::clone(&self.store))?),
+        };
         let batch = std::mem::take(&mut staged.batch);
         let pending = Arc::new(PendingState::new(&staged.writes));
-        let store = Arc::clone(&self.store);
-        let durability = self.config.durability;
-        let handle = std::thread::Builder::new()
-            .name("ledger-commit".into())
-            .spawn(move || store.commit(batch, durability))
-            .map_err(|error| StoreError::Backend {
-                detail: format!("cannot start the commit thread: {error}"),
-            })?;
+        let done = committer.submit(batch, self.config.durability)?;
         *self.in_flight.lock() = Some(InFlight {
             pending,
-            handle: Some(handle),
+            done: Some(done),
         });
         Ok(self.finish(staged))
     }
