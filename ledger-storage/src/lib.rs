@@ -8,7 +8,7 @@
 //! * [`MemStore`]: in memory, with the same semantics (atomic batches,
 //!   snapshots); for tests, fuzzing and embedders that want no disk.
 //!
-//! Both pass one conformance suite ([`conformance`], behind the `testing`
+//! Both pass one conformance suite (`conformance`, behind the `testing`
 //! feature), which a downstream project can run against its own `Store`.
 //!
 //! This crate never interprets keys or values: it knows bytes in columns, not

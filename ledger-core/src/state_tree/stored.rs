@@ -1,4 +1,4 @@
-//! The state tree kept in a [`Store`]: a reader over the `state_nodes` and
+//! The state tree kept in a [`Store`](crate::store::Store): a reader over the `state_nodes` and
 //! `state_values` columns, the mapping of a version's writes into the
 //! caller's atomic batch, and pruning.
 //!
