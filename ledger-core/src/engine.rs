@@ -257,7 +257,6 @@ struct Staged {
     id: Hash,
     receipts: Vec<Receipt>,
     writes: StateTreeWrites,
-    batch: WriteBatch,
     history: HistoryTree,
     timings: ApplyTimings,
     commit_start: std::time::Instant,
@@ -751,8 +750,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// durable (as `config.durability` defines it).
     pub fn apply_block(&mut self, verified: VerifiedBlock) -> Result<BlockOutcome, LedgerError> {
         self.settle()?;
-        let mut staged = self.stage(verified)?;
-        let batch = std::mem::take(&mut staged.batch);
+        let (staged, batch) = self.stage(verified)?;
         self.store.commit(batch, self.config.durability)?;
         Ok(self.finish(staged))
     }
@@ -777,12 +775,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     where
         S: 'static,
     {
-        let mut staged = self.stage(verified)?;
+        let (staged, batch) = self.stage(verified)?;
         let committer = match &mut self.committer {
             Some(committer) => committer,
             committer @ None => committer.insert(Committer::start(Arc::clone(&self.store))?),
         };
-        let batch = std::mem::take(&mut staged.batch);
         let pending = Arc::new(PendingState::new(&staged.writes));
         let done = committer.submit(batch, self.config.durability)?;
         *self.in_flight.lock() = Some(InFlight {
@@ -807,20 +804,24 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             }
         }
         drop(in_flight);
+        self.failure()
+    }
+
+    /// The error of a failed background commit, which every later call
+    /// returns.
+    fn failure(&self) -> Result<(), LedgerError> {
         match &*self.failed.lock() {
             Some(error) => Err(LedgerError::Store(error.clone())),
             None => Ok(()),
         }
     }
 
-    /// Checks, executes and prepares a block's batch without committing it
-    /// or changing the ledger. Waits for a background commit only after
+    /// Checks, executes and prepares a block and its batch without
+    /// committing it or changing the ledger. Waits for a background commit only after
     /// execution (which reads through its overlay), before pruning reads
     /// the stored stale lists.
-    fn stage(&mut self, verified: VerifiedBlock) -> Result<Staged, LedgerError> {
-        if let Some(error) = &*self.failed.lock() {
-            return Err(LedgerError::Store(error.clone()));
-        }
+    fn stage(&mut self, verified: VerifiedBlock) -> Result<(Staged, WriteBatch), LedgerError> {
+        self.failure()?;
         let VerifiedBlock { block, tx_ids } = verified;
         let header = *block.header();
         let (height, parent, parent_time) = self.expected_next();
@@ -880,17 +881,17 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }
         batch.put(Column::Meta, HEAD_KEY, header.encode());
         let bytes_written = batch.payload_bytes();
-        Ok(Staged {
+        let staged = Staged {
             header,
             id,
             receipts,
             writes,
-            batch,
             history,
             timings,
             commit_start,
             bytes_written,
-        })
+        };
+        Ok((staged, batch))
     }
 
     /// Makes a staged block the head (its batch is committed or being
@@ -905,7 +906,6 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             mut timings,
             commit_start,
             bytes_written,
-            ..
         } = staged;
         self.node_cache.insert_writes(&writes);
         for (position, value) in &writes.values {
