@@ -240,16 +240,15 @@ fn replay<S: Store + 'static>(
                 report.txs += u64::from(outcome.header.tx_count);
                 report.failed += outcome.receipts.iter().filter(|r| !r.is_success()).count() as u64;
                 report.bytes_written += outcome.bytes_written as u64;
-                if pipelined {
-                    if let Some(entered) = awaiting_durability.replace(prepared.entered) {
-                        latency
-                            .record((done - entered).as_micros().max(1) as u64)
-                            .map_err(|e| e.to_string())?;
-                    }
+                // Sequential: this block is durable now. Pipelined: the
+                // previous one is.
+                let durable = if pipelined {
+                    awaiting_durability.replace(prepared.entered)
                 } else {
-                    latency
-                        .record((done - prepared.entered).as_micros().max(1) as u64)
-                        .map_err(|e| e.to_string())?;
+                    Some(prepared.entered)
+                };
+                if let Some(entered) = durable {
+                    record_latency(&mut latency, done - entered)?;
                 }
             }
             report.state_root = outcome.header.state_root.to_hex();
@@ -257,9 +256,7 @@ fn replay<S: Store + 'static>(
         }
         ledger.flush().map_err(|e| e.to_string())?;
         if let Some(entered) = awaiting_durability {
-            latency
-                .record(entered.elapsed().as_micros().max(1) as u64)
-                .map_err(|e| e.to_string())?;
+            record_latency(&mut latency, entered.elapsed())?;
         }
         Ok(())
     })?;
@@ -268,6 +265,13 @@ fn replay<S: Store + 'static>(
     bar.finish_and_clear();
     report.commit_latency_us = Some(latency);
     Ok(report)
+}
+
+/// Records one block's latency, in microseconds.
+fn record_latency(latency: &mut Histogram<u64>, time: Duration) -> Result<(), String> {
+    latency
+        .record(time.as_micros().max(1) as u64)
+        .map_err(|e| e.to_string())
 }
 
 /// Signatures per second of the verification stage alone, keys cached, on
