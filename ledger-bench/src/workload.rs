@@ -195,13 +195,23 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
             planner.genesis(&publics)
         } else {
             let n = options.txs_per_block as usize;
-            let mut steps = planner.block(&mut rng, &publics, n - invalid_per_block);
-            for _ in 0..invalid_per_block {
-                let at = rng.random_range(0..=steps.len());
-                let signer = rng.random_range(1..keys.len());
-                steps.insert(at, planner.rejected(&mut rng, &publics));
-                if let Some(step) = steps.get_mut(at) {
-                    step.signer = signer;
+            let planned = planner.block(&mut rng, &publics, n - invalid_per_block);
+            // The rejected transactions go to random places among the
+            // planned ones, which keep their order.
+            let mut rejected_at = vec![false; n];
+            for at in rand::seq::index::sample(&mut rng, n, invalid_per_block) {
+                if let Some(slot) = rejected_at.get_mut(at) {
+                    *slot = true;
+                }
+            }
+            let mut planned = planned.into_iter();
+            let mut steps = Vec::with_capacity(n);
+            for rejected in rejected_at {
+                if rejected {
+                    let signer = rng.random_range(1..keys.len());
+                    steps.push(planner.rejected(&mut rng, &publics, signer));
+                } else {
+                    steps.extend(planned.next());
                 }
             }
             invalid_txs += invalid_per_block as u64;
@@ -309,8 +319,9 @@ impl Planner {
         }
     }
 
-    /// A payload the application rejects whoever signs it.
-    fn rejected(&self, rng: &mut ChaCha20Rng, publics: &[PublicKey]) -> Step {
+    /// A step, signed by `signer`, whose payload the application rejects
+    /// whoever signs it.
+    fn rejected(&self, rng: &mut ChaCha20Rng, publics: &[PublicKey], signer: usize) -> Step {
         let payload = match self {
             // No balance reaches u64::MAX: the total supply is
             // accounts × GENESIS_BALANCE.
@@ -327,7 +338,7 @@ impl Planner {
             .encode(),
         };
         Step {
-            signer: 0,
+            signer,
             payload,
             flow: None,
         }
@@ -452,6 +463,21 @@ impl Flows {
                 self.flows[index] = self.fresh(rng);
             }
             let flow = &self.flows[index];
+            let hand_over = |from: usize, to: usize| {
+                let operation = provenance::Operation::HandOver {
+                    shipment: flow.shipment,
+                    to: self.public(to),
+                    quantity: flow.quantity,
+                };
+                (from, operation)
+            };
+            let accept = |by: usize| {
+                let operation = provenance::Operation::Accept {
+                    shipment: flow.shipment,
+                    quantity: flow.quantity,
+                };
+                (by, operation)
+            };
             let (signer, operation) = match flow.stage {
                 Stage::Publish => (
                     flow.organisation,
@@ -475,36 +501,10 @@ impl Flows {
                         quantity: flow.quantity,
                     },
                 ),
-                Stage::HandToCarrier => (
-                    flow.donor,
-                    provenance::Operation::HandOver {
-                        shipment: flow.shipment,
-                        to: self.public(flow.carrier),
-                        quantity: flow.quantity,
-                    },
-                ),
-                Stage::CarrierAccepts => (
-                    flow.carrier,
-                    provenance::Operation::Accept {
-                        shipment: flow.shipment,
-                        quantity: flow.quantity,
-                    },
-                ),
-                Stage::HandToOrganisation => (
-                    flow.carrier,
-                    provenance::Operation::HandOver {
-                        shipment: flow.shipment,
-                        to: self.public(flow.organisation),
-                        quantity: flow.quantity,
-                    },
-                ),
-                Stage::OrganisationAccepts | Stage::Delivered => (
-                    flow.organisation,
-                    provenance::Operation::Accept {
-                        shipment: flow.shipment,
-                        quantity: flow.quantity,
-                    },
-                ),
+                Stage::HandToCarrier => hand_over(flow.donor, flow.carrier),
+                Stage::CarrierAccepts => accept(flow.carrier),
+                Stage::HandToOrganisation => hand_over(flow.carrier, flow.organisation),
+                Stage::OrganisationAccepts | Stage::Delivered => accept(flow.organisation),
             };
             steps.push(Step {
                 signer,
