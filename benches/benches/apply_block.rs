@@ -50,32 +50,9 @@ fn transfers(accounts: &[SigningKey], previous: usize) -> Vec<Transaction> {
         .collect()
 }
 
-/// The genesis block and `count` blocks of transfers after it.
+/// The genesis block (funding every account) and `count` blocks of
+/// transfers after it, built by a proposer.
 fn chain(accounts: &[SigningKey], count: usize) -> Vec<Block> {
-    let mut proposer =
-        Ledger::open(MemStore::new(), app(accounts), LedgerConfig::new(CHAIN)).expect("open");
-    let (genesis, _) = blocks(accounts);
-    let mut out = vec![genesis];
-    for previous in 0..=count {
-        let block = if previous == 0 {
-            out[0].clone()
-        } else {
-            let block = proposer
-                .build_block(transfers(accounts, previous - 1), 1_000 * previous as u64)
-                .expect("block");
-            assert_eq!(block.transactions().len(), BLOCK_TXS);
-            out.push(block.clone());
-            block
-        };
-        proposer
-            .apply_block(proposer.verify_block(block).expect("verify"))
-            .expect("apply");
-    }
-    out
-}
-
-/// The genesis block (funding every account) and one block of transfers.
-fn blocks(accounts: &[SigningKey]) -> (Block, Block) {
     let mut proposer =
         Ledger::open(MemStore::new(), app(accounts), LedgerConfig::new(CHAIN)).expect("open");
     let minter = &accounts[0];
@@ -90,24 +67,34 @@ fn blocks(accounts: &[SigningKey]) -> (Block, Block) {
             Transaction::sign(minter, CHAIN, i as u64, op.encode()).expect("sign")
         })
         .collect();
-    let genesis = proposer.build_block(mints, 0).expect("genesis");
-    proposer
-        .apply_block(proposer.verify_block(genesis.clone()).expect("verify"))
-        .expect("apply");
-    let block = proposer
-        .build_block(transfers(accounts, 0), 1_000)
-        .expect("block");
-    assert_eq!(
-        block.transactions().len(),
-        BLOCK_TXS,
-        "the proposer dropped transactions"
-    );
-    (genesis, block)
+    let mut out = Vec::with_capacity(count + 1);
+    for height in 0..=count {
+        let block = if height == 0 {
+            proposer.build_block(mints.clone(), 0).expect("genesis")
+        } else {
+            let block = proposer
+                .build_block(transfers(accounts, height - 1), 1_000 * height as u64)
+                .expect("block");
+            assert_eq!(
+                block.transactions().len(),
+                BLOCK_TXS,
+                "the proposer dropped transactions"
+            );
+            block
+        };
+        proposer
+            .apply_block(proposer.verify_block(block.clone()).expect("verify"))
+            .expect("apply");
+        out.push(block);
+    }
+    out
 }
 
 fn apply(c: &mut Criterion) {
     let accounts = accounts();
-    let (genesis, block) = blocks(&accounts);
+    let mut blocks = chain(&accounts, 1).into_iter();
+    let genesis = blocks.next().expect("the genesis block");
+    let block = blocks.next().expect("a block of transfers");
     let mut group = c.benchmark_group("apply_block_10k_transfers");
     group.throughput(Throughput::Elements(BLOCK_TXS as u64));
     group.sample_size(10);
