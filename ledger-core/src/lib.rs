@@ -62,5 +62,5 @@ pub use limits::{
     BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_PAYLOAD_BYTES, MAX_TXS_PER_BLOCK,
     MAX_TX_BYTES, TX_FIXED_BYTES,
 };
-pub use types::{Block, BlockHeader, PublicKey, Signature, Transaction};
+pub use types::{Block, BlockHeader, KeyError, PublicKey, Signature, Transaction};
 pub use verify::{verify_single, SignatureVerifier, VerifyError};
