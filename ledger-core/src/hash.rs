@@ -101,11 +101,14 @@ pub enum Domain {
     StateNode,
     /// The random coefficients of a signature batch, over the batch.
     BatchVerification,
+    /// A leaf of a block's receipts tree, over the transaction id and the
+    /// encoded receipt.
+    Receipt,
 }
 
 impl Domain {
     /// Every domain, in the order of the table in `docs/FORMAT.md`.
-    pub const ALL: [Domain; 10] = [
+    pub const ALL: [Domain; 11] = [
         Domain::TransactionId,
         Domain::TransactionSigning,
         Domain::BlockHeader,
@@ -116,6 +119,7 @@ impl Domain {
         Domain::StateLeaf,
         Domain::StateNode,
         Domain::BatchVerification,
+        Domain::Receipt,
     ];
 
     /// The blake3 `derive_key` context string of this domain.
@@ -134,6 +138,7 @@ impl Domain {
             Domain::StateLeaf => "ledger-core v1 state leaf",
             Domain::StateNode => "ledger-core v1 state node",
             Domain::BatchVerification => "ledger-core v1 batch verification coefficients",
+            Domain::Receipt => "ledger-core v2 receipt",
         }
     }
 
@@ -149,6 +154,7 @@ impl Domain {
             Domain::StateLeaf => 7,
             Domain::StateNode => 8,
             Domain::BatchVerification => 9,
+            Domain::Receipt => 10,
         }
     }
 

@@ -43,24 +43,42 @@
 //! It is not a node: networking, consensus, mempool policy and block
 //! production timing belong to the embedding project.
 
+pub mod cache;
 pub mod codec;
-pub mod engine;
-pub mod execute;
+mod engine;
 pub mod hash;
 pub mod limits;
 pub mod machine;
 pub mod merkle;
 pub mod state_tree;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 pub mod verify;
 
 pub use codec::{DecodeError, EncodeError, Limit};
-pub use engine::{Ledger, LedgerConfig, LedgerError};
+pub use engine::{
+    execute_transactions, verify_block, verify_block_in_history, verify_receipt_inclusion,
+    verify_transaction_inclusion, ApplyTimings, AuditError, AuditReport, BlockContext,
+    BlockOutcome, CacheReport, ExecutedBlock, ExecutionError, Heights, InvalidTransactions, Ledger,
+    LedgerConfig, LedgerError, StateRead, StateRecord, TransactionRecord, VerifiedBlock,
+    DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES,
+};
 pub use hash::{hash, Domain, Hash};
 pub use limits::{
     BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_PAYLOAD_BYTES, MAX_TXS_PER_BLOCK,
     MAX_TX_BYTES, TX_FIXED_BYTES,
 };
+pub use machine::{
+    Event, Events, Failure, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,
+};
+pub use merkle::{
+    verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof, MerkleProofError,
+};
+pub use state_tree::{
+    application_position, nonce_position, verify_state_proof, StateProof, StateProofError,
+};
+pub use store::{Column, Durability, FaultyStore, MemStore, Store, StoreError, StoreRead, WriteBatch};
 pub use types::{Block, BlockHeader, KeyError, PublicKey, Signature, Transaction};
 pub use verify::{verify_single, SignatureVerifier, VerifyError};

@@ -1,15 +1,23 @@
-//! Every bound the ledger enforces on untrusted input, in one place.
+//! Every bound the ledger enforces on what blocks, transactions and
+//! applications may do, in one place: the encoding limits (checked by the
+//! decoders before anything is allocated for the value they bound, tested at
+//! their boundary in `tests/codec_limits.rs`), and the execution limits (what
+//! one transaction, and one block, may make an application read and write;
+//! tested at their boundary in `tests/execution_limits.rs`).
 //!
-//! Each limit is checked by the decoder *before* anything is allocated for the
-//! value it bounds, and each has a test at its boundary (`tests/codec_limits.rs`).
-//! Relations between limits are pinned at compile time below, so that changing
-//! one cannot silently make another unreachable.
+//! Limits on proofs and stored records sit beside their formats
+//! ([`crate::merkle::MAX_PROOF_HASHES`],
+//! [`crate::state_tree::MAX_STATE_PROOF_SIBLINGS`]); limits an operator
+//! chooses (cache budgets, retention) are fields of
+//! [`crate::LedgerConfig`]. Relations between limits are pinned at compile
+//! time below, so that changing one cannot silently make another
+//! unreachable.
 
 /// The block format version this build reads and writes.
 ///
 /// The header carries it first; a block with any other version is rejected,
 /// never guessed at.
-pub const BLOCK_FORMAT_VERSION: u16 = 1;
+pub const BLOCK_FORMAT_VERSION: u16 = 2;
 
 /// Largest application payload of one transaction, in bytes.
 ///
@@ -26,8 +34,10 @@ pub const TX_FIXED_BYTES: u32 = 8 + 32 + 8 + 4 + 64;
 /// Largest encoded transaction, in bytes.
 pub const MAX_TX_BYTES: u32 = TX_FIXED_BYTES + MAX_PAYLOAD_BYTES;
 
-/// Encoded size of a block header, in bytes (see `docs/FORMAT.md`).
-pub const HEADER_BYTES: u32 = 2 + 8 + 8 + 32 + 8 + 4 + 32 + 32 + 32;
+/// Encoded size of a block header, in bytes (see `docs/FORMAT.md`): version,
+/// chain id, height, parent, timestamp, transaction count, then the
+/// transaction, receipts, state and history roots.
+pub const HEADER_BYTES: u32 = 2 + 8 + 8 + 32 + 8 + 4 + 32 + 32 + 32 + 32;
 
 /// Largest number of transactions in one block.
 ///
@@ -53,3 +63,69 @@ const _: () = assert!(
 const _: () = assert!(HEADER_BYTES + MAX_TX_BYTES <= MAX_BLOCK_BYTES);
 // Every encoded length fits the u32 length prefixes of the format.
 const _: () = assert!(MAX_BLOCK_BYTES < u32::MAX);
+
+// ---------------------------------------------------------------------------
+// Execution: what one transaction may do.
+
+/// Longest application state key, in bytes. Keys are hashed to positions, so
+/// length costs only hashing; 256 bytes holds any composite key of the
+/// reference applications (a prefix and two or three hashes).
+pub const MAX_STATE_KEY_BYTES: usize = 256;
+
+/// Largest application state value, in bytes: as large as a payload, so that
+/// an application can store what a transaction carries.
+pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
+
+/// Most state reads one transaction may make. Reads cost a tree lookup each;
+/// 4,096 bounds one transaction's work at a few milliseconds.
+pub const MAX_READS_PER_TX: usize = 4_096;
+
+/// Most state writes (puts and deletes) one transaction may make.
+pub const MAX_WRITES_PER_TX: usize = 1_024;
+
+/// Most events one transaction may emit.
+pub const MAX_EVENTS_PER_TX: usize = 64;
+
+/// Largest event (topic plus data), in bytes.
+pub const MAX_EVENT_BYTES: usize = 1_024;
+
+/// Longest failure message kept in a receipt, in bytes; longer messages are
+/// cut at a character boundary by `Failure::new`.
+pub const MAX_FAILURE_MESSAGE_BYTES: usize = 256;
+
+// ---------------------------------------------------------------------------
+// Execution: what one block may do. Without these, a block within
+// MAX_BLOCK_BYTES could make its transactions write
+// MAX_TXS_PER_BLOCK × MAX_WRITES_PER_TX values of MAX_STATE_VALUE_BYTES: an
+// unbounded commit. A transaction that would take its block past one of them
+// fails (code 0, like any limit), its writes discarded; the block stays
+// valid, and every node decides the same.
+
+/// Most application state writes (puts and deletes, counted per call) of one
+/// block's successful transactions: 20 times the 20,000 of the benchmark's
+/// 10,000-transfer block. Nonces, one per transaction, are not counted.
+pub const MAX_BLOCK_STATE_WRITES: usize = 400_000;
+
+/// Most bytes of keys and values written by one block's successful
+/// transactions: twice `MAX_BLOCK_BYTES`, so a block may store everything it
+/// carries and a little more, and its commit stays below 100 MB.
+pub const MAX_BLOCK_STATE_WRITE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most events of one block's successful transactions.
+pub const MAX_BLOCK_EVENTS: usize = 200_000;
+
+/// Most event bytes (topics plus data) of one block's successful
+/// transactions: the receipts record of a block stays below 16 MiB plus its
+/// fixed per-receipt bytes.
+pub const MAX_BLOCK_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+// One transaction at its own limits must fit in an empty block's budget, or
+// the per-transaction limits would be a lie.
+const _: () = assert!(MAX_WRITES_PER_TX <= MAX_BLOCK_STATE_WRITES);
+const _: () = assert!(MAX_STATE_KEY_BYTES + MAX_STATE_VALUE_BYTES <= MAX_BLOCK_STATE_WRITE_BYTES);
+const _: () = assert!(MAX_EVENTS_PER_TX <= MAX_BLOCK_EVENTS);
+const _: () = assert!(MAX_EVENTS_PER_TX * MAX_EVENT_BYTES <= MAX_BLOCK_EVENT_BYTES);
+// Receipt encodings use u16 counts and lengths.
+const _: () = assert!(MAX_EVENTS_PER_TX <= u16::MAX as usize);
+const _: () = assert!(MAX_EVENT_BYTES <= u16::MAX as usize);
+const _: () = assert!(MAX_FAILURE_MESSAGE_BYTES <= u16::MAX as usize);

@@ -10,9 +10,11 @@
 //! * node: `H_node(left ‖ right)` ([`Domain::MerkleNode`]),
 //! * the empty tree: [`EMPTY_ROOT`] = `H_node("")` (no node input is empty).
 //!
-//! Roots of large trees are computed bottom-up in one buffer, eight nodes per
-//! blake3 compression call ([`lanes`]), and on rayon for subtrees of
-//! [`PARALLEL_SUBTREE_LEAVES`] leaves.
+//! Roots of large trees are computed bottom-up in one buffer, 16 nodes per
+//! blake3 compression call where the CPU has AVX-512 ([`lanes`]; one node
+//! per call elsewhere), and on rayon for subtrees of
+//! [`PARALLEL_SUBTREE_LEAVES`] leaves. [`MerkleLevels`] keeps every level of
+//! one tree for repeated proofs.
 //!
 //! Proofs use the RFC 9162 algorithms; their encodings and the verifiers are
 //! in [`proof`]. The [`history`] tree appends block ids in O(log n) and
@@ -20,6 +22,7 @@
 
 pub mod history;
 pub mod lanes;
+mod levels;
 pub mod proof;
 
 use std::sync::LazyLock;
@@ -28,7 +31,8 @@ use rayon::prelude::*;
 
 use crate::hash::{hash, hash_parts, Domain, Hash, HASH_BYTES};
 
-pub use history::{HistoryNodes, HistoryTree, MemoryHistoryNodes, NodePosition};
+pub use history::{HistoryError, HistoryNodes, HistoryTree, MemoryHistoryNodes, NodePosition};
+pub use levels::MerkleLevels;
 pub use proof::{
     verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof, MerkleProofError,
     MAX_PROOF_HASHES,
@@ -74,7 +78,7 @@ pub fn leaf_hashes(leaves: &[Hash]) -> Vec<Hash> {
 
 /// Reduces one level in place: node `i` of the next level is the hash of
 /// nodes `2i` and `2i + 1`; an odd last node moves up unchanged. Returns the
-/// next level's length. The pairs are hashed eight at a time.
+/// next level's length. The pairs are hashed many at a time ([`lanes`]).
 fn reduce_level(nodes: &mut [[u8; 32]], scratch: &mut Vec<[u8; 64]>) -> usize {
     let pairs = nodes.len() / 2;
     scratch.clear();

@@ -33,7 +33,9 @@
 mod cache;
 mod memory;
 mod node;
+mod position;
 mod proof;
+mod prove;
 mod stored;
 mod update;
 
@@ -45,10 +47,13 @@ pub use node::{
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
+pub use position::{application_position, nonce_position};
+pub use prove::prove;
 pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
-pub use update::{apply_updates, prove, StaleEntry, StateTreeWrites, StateUpdate};
+pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 
 use crate::hash::{hash, Domain, Hash, HASH_BYTES};
+use crate::store::StoreError;
 
 /// Hash of an empty subtree, and the root of an empty tree.
 pub const EMPTY_SUBTREE: Hash = Hash::ZERO;
@@ -91,14 +96,9 @@ pub enum StateTreeError {
         /// Index of the first update out of order.
         index: usize,
     },
-    /// The reader failed (a storage error, rendered).
-    #[error("state tree storage read failed: {0}")]
-    Storage(String),
-}
-
-/// The position of an application key in the tree.
-pub fn key_hash(application_key: &[u8]) -> Hash {
-    hash(Domain::StateKey, application_key)
+    /// The store failed.
+    #[error("state tree storage read failed")]
+    Storage(#[from] StoreError),
 }
 
 /// The hash of a stored value.
@@ -107,9 +107,9 @@ pub fn value_hash(value: &[u8]) -> Hash {
 }
 
 /// The hash of a leaf: its position and its value's hash.
-pub fn leaf_hash(key_hash: &Hash, value_hash: &Hash) -> Hash {
+pub fn leaf_hash(position: &Hash, value_hash: &Hash) -> Hash {
     let mut input = [0u8; 2 * HASH_BYTES];
-    input[..HASH_BYTES].copy_from_slice(key_hash.as_bytes());
+    input[..HASH_BYTES].copy_from_slice(position.as_bytes());
     input[HASH_BYTES..].copy_from_slice(value_hash.as_bytes());
     hash(Domain::StateLeaf, &input)
 }
@@ -144,11 +144,11 @@ pub trait StateTreeReader: Sync {
     /// The node stored under `key`, if any.
     fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError>;
 
-    /// The value of `key_hash` as of `version`: the newest value record at a
+    /// The value of `position` as of `version`: the newest value record at a
     /// version ≤ `version`; `None` if there is none or it is a deletion.
     fn value_at(
         &self,
-        key_hash: &Hash,
+        position: &Hash,
         version: u64,
     ) -> Result<Option<bytes::Bytes>, StateTreeError>;
 }

@@ -294,6 +294,11 @@ pub struct BlockHeader {
     pub tx_count: u32,
     /// Merkle root over the ids of the block's transactions, in order.
     pub tx_root: Hash,
+    /// Merkle root over the block's receipts, in order: one leaf per
+    /// transaction, [`crate::machine::Receipt::leaf`] of its id and receipt,
+    /// so that a failed transaction's outcome is as provable as a
+    /// successful one's.
+    pub receipts_root: Hash,
     /// Root of the state tree after the block's transactions.
     pub state_root: Hash,
     /// Root of the history tree over the ids of all earlier blocks
@@ -311,6 +316,7 @@ impl BlockHeader {
         out.put_u64(self.timestamp_ms);
         out.put_u32(self.tx_count);
         out.put_slice(&self.tx_root.0);
+        out.put_slice(&self.receipts_root.0);
         out.put_slice(&self.state_root.0);
         out.put_slice(&self.history_root.0);
     }
@@ -372,6 +378,7 @@ impl BlockHeader {
             timestamp_ms,
             tx_count,
             tx_root: Hash(reader.array()?),
+            receipts_root: Hash(reader.array()?),
             state_root: Hash(reader.array()?),
             history_root: Hash(reader.array()?),
         })
@@ -510,6 +517,7 @@ mod tests {
             timestamp_ms: 1_700_000_000_000,
             tx_count,
             tx_root: Hash([2; 32]),
+            receipts_root: Hash([5; 32]),
             state_root: Hash([3; 32]),
             history_root: Hash([4; 32]),
         }

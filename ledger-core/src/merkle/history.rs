@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use super::proof::{ConsistencyProof, InclusionProof, MerkleProofError, RangeRoots};
 use super::{leaf_hash, node_hash, EMPTY_ROOT};
 use crate::hash::Hash;
+use crate::store::StoreError;
 
 /// A perfect subtree: `2^level` leaves starting at leaf `index << level`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,10 +51,38 @@ impl NodePosition {
     }
 }
 
+/// Why the history tree could not be read from its stored nodes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// A stored node is missing.
+    #[error("history node at level {level}, index {index} is missing")]
+    MissingNode {
+        /// Its level.
+        level: u8,
+        /// Its index.
+        index: u64,
+    },
+    /// A stored node is not a 32-byte hash.
+    #[error("history node at level {level}, index {index} is malformed")]
+    MalformedNode {
+        /// Its level.
+        level: u8,
+        /// Its index.
+        index: u64,
+    },
+    /// The node store failed.
+    #[error("history node storage failed")]
+    Storage(#[from] StoreError),
+    /// The sizes or index asked for do not fit the tree.
+    #[error(transparent)]
+    Proof(#[from] MerkleProofError),
+}
+
 /// Reads stored perfect subtrees.
 pub trait HistoryNodes {
     /// The root of the perfect subtree at `position`, if stored.
-    fn node(&self, position: NodePosition) -> Result<Option<Hash>, MerkleProofError>;
+    fn node(&self, position: NodePosition) -> Result<Option<Hash>, HistoryError>;
 }
 
 /// Stored nodes in memory (tests, and embedders without a store).
@@ -68,7 +97,7 @@ impl MemoryHistoryNodes {
 }
 
 impl HistoryNodes for MemoryHistoryNodes {
-    fn node(&self, position: NodePosition) -> Result<Option<Hash>, MerkleProofError> {
+    fn node(&self, position: NodePosition) -> Result<Option<Hash>, HistoryError> {
         Ok(self.0.get(&position).copied())
     }
 }
@@ -84,8 +113,8 @@ pub struct HistoryTree {
 fn read<N: HistoryNodes + ?Sized>(
     nodes: &N,
     position: NodePosition,
-) -> Result<Hash, MerkleProofError> {
-    nodes.node(position)?.ok_or(MerkleProofError::MissingNode {
+) -> Result<Hash, HistoryError> {
+    nodes.node(position)?.ok_or(HistoryError::MissingNode {
         level: position.level,
         index: position.index,
     })
@@ -101,7 +130,7 @@ impl HistoryTree {
     pub fn restore<N: HistoryNodes + ?Sized>(
         size: u64,
         nodes: &N,
-    ) -> Result<Self, MerkleProofError> {
+    ) -> Result<Self, HistoryError> {
         let mut frontier = Vec::new();
         let mut start = 0u64;
         for level in (0..64u8).rev() {
@@ -170,7 +199,7 @@ impl HistoryTree {
         nodes: &N,
         index: u64,
         size: u64,
-    ) -> Result<InclusionProof, MerkleProofError> {
+    ) -> Result<InclusionProof, HistoryError> {
         InclusionProof::generate(&StoredRanges(nodes), index, size)
     }
 
@@ -180,7 +209,7 @@ impl HistoryTree {
         nodes: &N,
         old_size: u64,
         new_size: u64,
-    ) -> Result<ConsistencyProof, MerkleProofError> {
+    ) -> Result<ConsistencyProof, HistoryError> {
         ConsistencyProof::generate(&StoredRanges(nodes), old_size, new_size)
     }
 
@@ -188,7 +217,7 @@ impl HistoryTree {
     pub fn root_at<N: HistoryNodes + ?Sized>(
         nodes: &N,
         size: u64,
-    ) -> Result<Hash, MerkleProofError> {
+    ) -> Result<Hash, HistoryError> {
         if size == 0 {
             return Ok(*EMPTY_ROOT);
         }
@@ -200,7 +229,8 @@ impl HistoryTree {
 struct StoredRanges<'a, N: ?Sized>(&'a N);
 
 impl<N: HistoryNodes + ?Sized> RangeRoots for StoredRanges<'_, N> {
-    fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError> {
+    type Error = HistoryError;
+    fn range_root(&self, start: u64, end: u64) -> Result<Hash, HistoryError> {
         // Split [start, end) into the largest aligned perfect subtrees, left
         // to right, then fold them from the right: the RFC 9162 shape.
         let mut parts = Vec::new();
@@ -297,7 +327,7 @@ mod tests {
         let nodes = MemoryHistoryNodes::default();
         assert!(matches!(
             HistoryTree::inclusion_proof(&nodes, 0, 2),
-            Err(MerkleProofError::MissingNode { .. })
+            Err(HistoryError::MissingNode { .. })
         ));
     }
 }

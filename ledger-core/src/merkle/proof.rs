@@ -62,17 +62,6 @@ pub enum MerkleProofError {
         /// The root it was checked against.
         expected: Hash,
     },
-    /// A stored history node is missing.
-    #[error("history node at level {level}, index {index} is missing")]
-    MissingNode {
-        /// Its level.
-        level: u8,
-        /// Its index.
-        index: u64,
-    },
-    /// The node store failed.
-    #[error("history node storage failed: {0}")]
-    Storage(String),
     /// The proof bytes are malformed.
     #[error("proof bytes: {0}")]
     Decode(#[from] DecodeError),
@@ -81,13 +70,16 @@ pub enum MerkleProofError {
 /// Computes roots of subtree ranges `[start, end)` of the tree; the ranges
 /// asked for are always subtrees of the RFC 9162 shape.
 pub(crate) trait RangeRoots {
-    fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError>;
+    /// What can go wrong reading the tree (a proof error, or a store's).
+    type Error: From<MerkleProofError>;
+    fn range_root(&self, start: u64, end: u64) -> Result<Hash, Self::Error>;
 }
 
 /// Ranges of an in-memory leaf list.
 pub(crate) struct LeafList<'a>(pub &'a [Hash]);
 
 impl RangeRoots for LeafList<'_> {
+    type Error = MerkleProofError;
     fn range_root(&self, start: u64, end: u64) -> Result<Hash, MerkleProofError> {
         let leaves =
             self.0
@@ -123,13 +115,13 @@ pub struct ConsistencyProof {
     pub path: Vec<Hash>,
 }
 
-fn inclusion_path(
-    roots: &dyn RangeRoots,
+fn inclusion_path<R: RangeRoots + ?Sized>(
+    roots: &R,
     index: u64,
     start: u64,
     size: u64,
     out: &mut Vec<Hash>,
-) -> Result<(), MerkleProofError> {
+) -> Result<(), R::Error> {
     if size <= 1 {
         return Ok(());
     }
@@ -150,14 +142,14 @@ fn inclusion_path(
     Ok(())
 }
 
-fn consistency_subproof(
-    roots: &dyn RangeRoots,
+fn consistency_subproof<R: RangeRoots + ?Sized>(
+    roots: &R,
     old: u64,
     start: u64,
     size: u64,
     whole_old_tree: bool,
     out: &mut Vec<Hash>,
-) -> Result<(), MerkleProofError> {
+) -> Result<(), R::Error> {
     if old == size {
         if !whole_old_tree {
             out.push(roots.range_root(start, start.saturating_add(size))?);
@@ -183,13 +175,13 @@ fn consistency_subproof(
 }
 
 impl InclusionProof {
-    pub(crate) fn generate(
-        roots: &dyn RangeRoots,
+    pub(crate) fn generate<R: RangeRoots + ?Sized>(
+        roots: &R,
         index: u64,
         size: u64,
-    ) -> Result<Self, MerkleProofError> {
+    ) -> Result<Self, R::Error> {
         if index >= size {
-            return Err(MerkleProofError::IndexOutOfRange { index, size });
+            return Err(MerkleProofError::IndexOutOfRange { index, size }.into());
         }
         let mut path = Vec::new();
         inclusion_path(roots, index, 0, size, &mut path)?;
@@ -214,16 +206,17 @@ impl InclusionProof {
 }
 
 impl ConsistencyProof {
-    pub(crate) fn generate(
-        roots: &dyn RangeRoots,
+    pub(crate) fn generate<R: RangeRoots + ?Sized>(
+        roots: &R,
         old_size: u64,
         new_size: u64,
-    ) -> Result<Self, MerkleProofError> {
+    ) -> Result<Self, R::Error> {
         if old_size > new_size {
             return Err(MerkleProofError::SizeOrder {
                 old: old_size,
                 new: new_size,
-            });
+            }
+            .into());
         }
         let mut path = Vec::new();
         if old_size > 0 && old_size < new_size {

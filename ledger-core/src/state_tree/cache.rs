@@ -6,19 +6,13 @@
 //! block; keeping them here turns most of those reads into a hash-map probe
 //! instead of a storage read.
 //!
-//! Eviction is by two generations per shard: new and re-used nodes go to
-//! the *hot* map; when it reaches half the shard's budget, the *cold* map is
-//! dropped and the hot one becomes cold. A node used in every block so stays
-//! cached; one not used for a generation is dropped. It costs no per-entry
-//! bookkeeping, which a strict LRU would.
-
-use foldhash::HashMap;
-
-use parking_lot::Mutex;
+//! It is the crate's [`TwoGenerationCache`], bounded in bytes: a node used
+//! in every block stays cached, one not used for a generation is dropped.
 
 use super::node::{Node, NodeKey};
 use super::update::StateTreeWrites;
 use super::{StateTreeError, StateTreeReader};
+use crate::cache::{CacheUsage, TwoGenerationCache, Weigh};
 use crate::hash::Hash;
 
 /// Default memory budget of a [`NodeCache`]: 512 MiB.
@@ -32,81 +26,37 @@ use crate::hash::Hash;
 /// about 700 bytes per key for larger states.
 pub const DEFAULT_NODE_CACHE_BYTES: usize = 512 * 1024 * 1024;
 
-/// Shards, so that parallel readers rarely contend on one lock.
-const SHARDS: usize = 16;
-
-#[derive(Default)]
-struct Shard {
-    hot: HashMap<NodeKey, Node>,
-    cold: HashMap<NodeKey, Node>,
-    hot_bytes: usize,
+impl Weigh for Node {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Node::Internal(internal) => internal.memory_bytes() + 16,
+            Node::Empty | Node::LeafRoot(_) => 0,
+        }
+    }
 }
 
 /// A bounded cache of nodes; see the module documentation.
+#[derive(Debug)]
 pub struct NodeCache {
-    shards: Vec<Mutex<Shard>>,
-    generation_bytes: usize,
-}
-
-impl std::fmt::Debug for NodeCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeCache")
-            .field("generation_bytes", &self.generation_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-fn node_bytes(node: &Node) -> usize {
-    let base = std::mem::size_of::<NodeKey>() + std::mem::size_of::<Node>();
-    match node {
-        Node::Internal(internal) => base + internal.memory_bytes(),
-        Node::Empty | Node::LeafRoot(_) => base,
-    }
+    nodes: TwoGenerationCache<NodeKey, Node>,
 }
 
 impl NodeCache {
-    /// A cache that holds at most about `capacity_bytes` of nodes.
+    /// A cache that holds at most `capacity_bytes` of nodes.
     pub fn new(capacity_bytes: usize) -> Self {
         NodeCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            // Each shard holds two generations of up to this many bytes.
-            generation_bytes: capacity_bytes / SHARDS / 2,
+            nodes: TwoGenerationCache::new(capacity_bytes),
         }
-    }
-
-    fn shard(&self, key: &NodeKey) -> &Mutex<Shard> {
-        let index =
-            (key.path.fingerprint() ^ key.version.wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 60;
-        // Cannot fail: a 4-bit index is below SHARDS (16).
-        &self.shards[index as usize % SHARDS]
     }
 
     /// The cached node under `key`, if any.
     pub fn get(&self, key: &NodeKey) -> Option<Node> {
-        let mut shard = self.shard(key).lock();
-        if let Some(node) = shard.hot.get(key) {
-            return Some(node.clone());
-        }
-        let node = shard.cold.remove(key)?;
-        Self::insert_locked(&mut shard, *key, node.clone(), self.generation_bytes);
-        Some(node)
+        self.nodes.get(key)
     }
 
     /// Caches `node` under `key`.
     pub fn insert(&self, key: NodeKey, node: Node) {
-        let mut shard = self.shard(&key).lock();
-        Self::insert_locked(&mut shard, key, node, self.generation_bytes);
-    }
-
-    fn insert_locked(shard: &mut Shard, key: NodeKey, node: Node, generation_bytes: usize) {
-        let bytes = node_bytes(&node);
-        if shard.hot.insert(key, node).is_none() {
-            shard.hot_bytes += bytes;
-        }
-        if shard.hot_bytes > generation_bytes {
-            shard.cold = std::mem::take(&mut shard.hot);
-            shard.hot_bytes = 0;
-        }
+        self.nodes.insert(key, node);
     }
 
     /// Caches every node a version wrote (after it is committed), so that
@@ -115,6 +65,11 @@ impl NodeCache {
         for (key, node) in &writes.nodes {
             self.insert(*key, node.clone());
         }
+    }
+
+    /// The budget and what is held.
+    pub fn usage(&self) -> CacheUsage {
+        self.nodes.usage()
     }
 
     /// A reader that consults this cache before `inner`, and caches what it
@@ -151,52 +106,39 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for CachedReader<'_, R> {
 
     fn value_at(
         &self,
-        key_hash: &Hash,
+        position: &Hash,
         version: u64,
     ) -> Result<Option<bytes::Bytes>, StateTreeError> {
-        self.inner.value_at(key_hash, version)
+        self.inner.value_at(position, version)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state_tree::{key_hash, MemoryStateTree, StateUpdate};
+    use crate::hash::{hash, Domain};
+    use crate::state_tree::{MemoryStateTree, StateUpdate};
 
     #[test]
     fn cached_reads_equal_uncached_and_memory_stays_bounded() {
         let mut tree = MemoryStateTree::new();
         let mut updates: Vec<StateUpdate> = (0u32..3_000)
             .map(|i| StateUpdate {
-                key_hash: key_hash(&i.to_le_bytes()),
+                position: hash(Domain::StateKey, &i.to_le_bytes()),
                 value: Some(bytes::Bytes::from_static(b"v")),
             })
             .collect();
-        updates.sort_by_key(|u| u.key_hash);
+        updates.sort_by_key(|u| u.position);
         tree.update(0, &updates).unwrap();
         let cache = NodeCache::new(64 * 1024);
         let reader = cache.reader(&tree);
         for update in &updates {
-            let cached = crate::state_tree::prove(&reader, 0, &update.key_hash).unwrap();
-            let direct = tree.prove(0, &update.key_hash).unwrap();
+            let cached = crate::state_tree::prove(&reader, 0, &update.position).unwrap();
+            let direct = tree.prove(0, &update.position).unwrap();
             assert_eq!(cached, direct);
         }
-        let held: usize = cache
-            .shards
-            .iter()
-            .map(|shard| {
-                let shard = shard.lock();
-                shard
-                    .hot
-                    .values()
-                    .chain(shard.cold.values())
-                    .map(node_bytes)
-                    .sum::<usize>()
-            })
-            .sum();
-        assert!(
-            held <= 64 * 1024 + SHARDS * 4096,
-            "cache holds {held} bytes"
-        );
+        let usage = cache.usage();
+        assert!(usage.entries > 0);
+        assert!(usage.held_bytes <= 64 * 1024, "{usage:?}");
     }
 }

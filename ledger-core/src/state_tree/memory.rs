@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use super::node::{Node, NodeKey};
 use super::proof::StateProof;
-use super::update::{apply_updates, prove, StaleEntry, StateTreeWrites, StateUpdate};
+use super::prove::prove;
+use super::update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 use super::{StateTreeError, StateTreeReader};
 use crate::hash::Hash;
 
@@ -56,8 +57,8 @@ impl MemoryStateTree {
         for (key, node) in writes.nodes {
             self.nodes.insert(key, node);
         }
-        for (key_hash, value) in writes.values {
-            self.values.insert((key_hash, writes.version), value);
+        for (position, value) in writes.values {
+            self.values.insert((position, writes.version), value);
         }
         self.stale.insert(writes.version, writes.stale);
         self.latest = Some(writes.version);
@@ -72,8 +73,8 @@ impl MemoryStateTree {
                     StaleEntry::Node(key) => {
                         self.nodes.remove(&key);
                     }
-                    StaleEntry::Value { key_hash, version } => {
-                        self.values.remove(&(key_hash, version));
+                    StaleEntry::Value { position, version } => {
+                        self.values.remove(&(position, version));
                     }
                 }
             }
@@ -91,13 +92,13 @@ impl MemoryStateTree {
             })
     }
 
-    /// The value of `key_hash` at `version` with its proof.
+    /// The value of `position` at `version` with its proof.
     pub fn prove(
         &self,
         version: u64,
-        key_hash: &Hash,
+        position: &Hash,
     ) -> Result<(Option<Bytes>, StateProof), StateTreeError> {
-        prove(self, version, key_hash)
+        prove(self, version, position)
     }
 
     /// Number of stored nodes (tests check that pruning frees them).
@@ -116,10 +117,10 @@ impl StateTreeReader for MemoryStateTree {
         Ok(self.nodes.get(key).cloned())
     }
 
-    fn value_at(&self, key_hash: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+    fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
         Ok(self
             .values
-            .range((*key_hash, 0)..=(*key_hash, version))
+            .range((*position, 0)..=(*position, version))
             .next_back()
             .and_then(|(_, value)| value.clone()))
     }

@@ -167,13 +167,13 @@ pub enum Child {
         /// The child's subtree hash.
         hash: Hash,
     },
-    /// A leaf: the value of `key_hash` written at `version`.
+    /// A leaf: the value of `position` written at `version`.
     Leaf {
         /// The leaf's position.
-        key_hash: Hash,
+        position: Hash,
         /// The version whose value record holds the value.
         version: u64,
-        /// `leaf_hash(key_hash, value_hash)`.
+        /// `leaf_hash(position, value_hash)`.
         hash: Hash,
     },
 }
@@ -192,11 +192,11 @@ impl Child {
     }
 
     /// A leaf child from its value hash.
-    pub fn leaf(key_hash: Hash, version: u64, value_hash: &Hash) -> Self {
+    pub fn leaf(position: Hash, version: u64, value_hash: &Hash) -> Self {
         Child::Leaf {
-            key_hash,
+            position,
             version,
-            hash: leaf_hash(&key_hash, value_hash),
+            hash: leaf_hash(&position, value_hash),
         }
     }
 }
@@ -391,13 +391,13 @@ fn encode_child(child: &Child, out: &mut Vec<u8>) {
             out.extend_from_slice(hash.as_bytes());
         }
         Child::Leaf {
-            key_hash,
+            position,
             version,
             hash,
         } => {
             out.extend_from_slice(&version.to_le_bytes());
             out.extend_from_slice(hash.as_bytes());
-            out.extend_from_slice(key_hash.as_bytes());
+            out.extend_from_slice(position.as_bytes());
         }
     }
 }
@@ -408,10 +408,10 @@ fn decode_child(rest: &mut &[u8], is_leaf: bool) -> Option<Child> {
     let version = u64::from_le_bytes(*version);
     let hash = Hash(*hash);
     if is_leaf {
-        let (key_hash, after) = after.split_first_chunk::<HASH_BYTES>()?;
+        let (position, after) = after.split_first_chunk::<HASH_BYTES>()?;
         *rest = after;
         Some(Child::Leaf {
-            key_hash: Hash(*key_hash),
+            position: Hash(*position),
             version,
             hash,
         })
@@ -422,9 +422,9 @@ fn decode_child(rest: &mut &[u8], is_leaf: bool) -> Option<Child> {
 }
 
 /// Key of a value record: position then version (big-endian).
-pub fn leaf_key(key_hash: &Hash, version: u64) -> [u8; LEAF_KEY_BYTES] {
+pub fn leaf_key(position: &Hash, version: u64) -> [u8; LEAF_KEY_BYTES] {
     let mut key = [0u8; LEAF_KEY_BYTES];
-    key[..HASH_BYTES].copy_from_slice(key_hash.as_bytes());
+    key[..HASH_BYTES].copy_from_slice(position.as_bytes());
     key[HASH_BYTES..].copy_from_slice(&version.to_be_bytes());
     key
 }

@@ -32,7 +32,7 @@ pub enum ProofTerminal {
     /// The key's path ends at this leaf.
     Leaf {
         /// The leaf's position.
-        key_hash: Hash,
+        position: Hash,
         /// The hash of the leaf's value.
         value_hash: Hash,
     },
@@ -96,11 +96,11 @@ impl StateProof {
         match &self.terminal {
             ProofTerminal::Empty => out.push(0),
             ProofTerminal::Leaf {
-                key_hash,
+                position,
                 value_hash,
             } => {
                 out.push(1);
-                out.extend_from_slice(key_hash.as_bytes());
+                out.extend_from_slice(position.as_bytes());
                 out.extend_from_slice(value_hash.as_bytes());
             }
         }
@@ -145,7 +145,7 @@ impl StateProof {
         let terminal = match reader.array::<1>()? {
             [0] => ProofTerminal::Empty,
             [1] => ProofTerminal::Leaf {
-                key_hash: Hash(reader.array()?),
+                position: Hash(reader.array()?),
                 value_hash: Hash(reader.array()?),
             },
             _ => return Err(StateProofError::NotCanonical("unknown terminal tag")),
@@ -197,12 +197,12 @@ impl StateProof {
     }
 }
 
-/// Checks that `proof` shows `key_hash` holding `value` (`Some`) or being
+/// Checks that `proof` shows `position` holding `value` (`Some`) or being
 /// absent (`None`) in the state tree with root `root`. Pure: it needs no
 /// store, and it never panics, whatever the proof holds.
 pub fn verify_state_proof(
     root: &Hash,
-    key_hash: &Hash,
+    position: &Hash,
     value: Option<&[u8]>,
     proof: &StateProof,
 ) -> Result<(), StateProofError> {
@@ -219,14 +219,14 @@ pub fn verify_state_proof(
         (ProofTerminal::Empty, None) => EMPTY_SUBTREE,
         (
             ProofTerminal::Leaf {
-                key_hash: leaf_key,
+                position: leaf_key,
                 value_hash: leaf_value,
             },
             claimed,
         ) => {
             match claimed {
                 Some(value) => {
-                    if leaf_key != key_hash {
+                    if leaf_key != position {
                         return Err(StateProofError::TerminalMismatch(
                             "the leaf on the path holds another key",
                         ));
@@ -238,13 +238,13 @@ pub fn verify_state_proof(
                     }
                 }
                 None => {
-                    if leaf_key == key_hash {
+                    if leaf_key == position {
                         return Err(StateProofError::TerminalMismatch(
                             "absence is claimed but the key's own leaf is on the path",
                         ));
                     }
                     // The other leaf must really sit on this key's path.
-                    if (0..depth).any(|bit| key_bit(leaf_key, bit) != key_bit(key_hash, bit)) {
+                    if (0..depth).any(|bit| key_bit(leaf_key, bit) != key_bit(position, bit)) {
                         return Err(StateProofError::TerminalMismatch(
                             "the leaf shown is not on the key's path",
                         ));
@@ -263,7 +263,7 @@ pub fn verify_state_proof(
     }
     let mut current = bottom;
     for (bit, sibling) in proof.siblings.iter().enumerate().rev() {
-        current = if key_bit(key_hash, bit) {
+        current = if key_bit(position, bit) {
             interior_hash(sibling, &current)
         } else {
             interior_hash(&current, sibling)
@@ -287,7 +287,7 @@ mod tests {
         let proof = StateProof::new(
             vec![Hash([1; 32]), EMPTY_SUBTREE, Hash([3; 32])],
             ProofTerminal::Leaf {
-                key_hash: Hash([4; 32]),
+                position: Hash([4; 32]),
                 value_hash: Hash([5; 32]),
             },
         );

@@ -14,16 +14,12 @@ use super::node::{leaf_key, Node, NodeKey};
 use super::update::{StaleEntry, StateTreeWrites};
 use super::{StateTreeError, StateTreeReader};
 use crate::hash::{Hash, HASH_BYTES};
-use crate::store::{Column, KeyRange, StoreError, StoreRead, WriteBatch};
+use crate::store::{Column, KeyRange, StoreRead, WriteBatch};
 
 const VALUE_DELETED: u8 = 0;
 const VALUE_PRESENT: u8 = 1;
 const STALE_NODE: u8 = 0;
 const STALE_VALUE: u8 = 1;
-
-fn storage_error(error: StoreError) -> StateTreeError {
-    StateTreeError::Storage(error.to_string())
-}
 
 /// Reads the tree from a store (or a snapshot of one).
 #[derive(Debug)]
@@ -43,22 +39,22 @@ impl<S: StoreRead + ?Sized> StateTreeReader for StoredStateTree<'_, S> {
         match self
             .store
             .get(Column::StateNodes, &key.encode())
-            .map_err(storage_error)?
+            ?
         {
             None => Ok(None),
             Some(bytes) => Node::decode(&bytes).map(Some),
         }
     }
 
-    fn value_at(&self, key_hash: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+    fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
         let found = self
             .store
             .last_at_or_before(
                 Column::StateValues,
-                key_hash.as_bytes(),
-                &leaf_key(key_hash, version),
+                position.as_bytes(),
+                &leaf_key(position, version),
             )
-            .map_err(storage_error)?;
+            ?;
         let Some((_, record)) = found else {
             return Ok(None);
         };
@@ -66,7 +62,7 @@ impl<S: StoreRead + ?Sized> StateTreeReader for StoredStateTree<'_, S> {
             Some(&VALUE_PRESENT) => Ok(Some(record.slice(1..))),
             Some(&VALUE_DELETED) if record.len() == 1 => Ok(None),
             _ => Err(StateTreeError::Corrupt {
-                detail: format!("state value record of {key_hash:?} is malformed"),
+                detail: format!("state value record of {position:?} is malformed"),
             }),
         }
     }
@@ -85,7 +81,7 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
     for (key, node) in encoded {
         batch.put(Column::StateNodes, key, node);
     }
-    for (key_hash, value) in &writes.values {
+    for (position, value) in &writes.values {
         let record = match value {
             Some(value) => {
                 let mut record = Vec::with_capacity(1 + value.len());
@@ -97,7 +93,7 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
         };
         batch.put(
             Column::StateValues,
-            leaf_key(key_hash, writes.version).to_vec(),
+            leaf_key(position, writes.version).to_vec(),
             record,
         );
     }
@@ -118,16 +114,18 @@ fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
                 out.push(key.len() as u8);
                 out.extend_from_slice(&key);
             }
-            StaleEntry::Value { key_hash, version } => {
+            StaleEntry::Value { position, version } => {
                 out.push(STALE_VALUE);
-                out.extend_from_slice(&leaf_key(key_hash, *version));
+                out.extend_from_slice(&leaf_key(position, *version));
             }
         }
     }
     out
 }
 
-/// The store keys a stale list names: (column, key).
+/// The store keys a stale list names: (column, key). Stale lists come back
+/// from a store that may be damaged: strict, no unchecked indexing.
+#[deny(clippy::indexing_slicing)]
 fn decode_stale(bytes: &[u8]) -> Result<Vec<(Column, Vec<u8>)>, StateTreeError> {
     let corrupt = || StateTreeError::Corrupt {
         detail: "stale list is malformed".into(),
@@ -178,9 +176,9 @@ pub fn add_pruning_to_batch<S: StoreRead + ?Sized>(
     let mut deleted = 0;
     for entry in store
         .scan(Column::StateStale, range)
-        .map_err(storage_error)?
+        ?
     {
-        let (version, list) = entry.map_err(storage_error)?;
+        let (version, list) = entry?;
         for (column, key) in decode_stale(&list)? {
             batch.delete(column, key);
             deleted += 1;

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use super::node::{range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots};
-use super::proof::{ProofTerminal, StateProof};
 use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::Hash;
 
@@ -22,8 +21,8 @@ pub const PARALLEL_MIN_UPDATES: usize = 256;
 /// One write to the state: a new value for a key position, or its deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateUpdate {
-    /// The key's position ([`super::key_hash`] of the application key).
-    pub key_hash: Hash,
+    /// The key's position ([`super::position`] of the application key).
+    pub position: Hash,
     /// The new value, or `None` to delete the key.
     pub value: Option<Bytes>,
 }
@@ -37,7 +36,7 @@ pub enum StaleEntry {
     /// A value record.
     Value {
         /// Its position.
-        key_hash: Hash,
+        position: Hash,
         /// The version that wrote it.
         version: u64,
     },
@@ -73,7 +72,7 @@ type SubtreeResult = (usize, Option<Child>, StateTreeWrites);
 
 /// An update with its value hash computed (in parallel, up front).
 struct PreparedUpdate<'a> {
-    key_hash: Hash,
+    position: Hash,
     value: Option<(&'a Bytes, Hash)>,
 }
 
@@ -82,7 +81,7 @@ struct Context<'r, R: ?Sized> {
     version: u64,
 }
 
-/// Applies `updates` (sorted by `key_hash`, each position once) to the tree
+/// Applies `updates` (sorted by `position`, each position once) to the tree
 /// at `base` (`None`: the empty tree) and returns what `version` writes.
 ///
 /// The root depends only on the resulting key/value set; the work is split
@@ -98,7 +97,7 @@ pub fn apply_updates<R: StateTreeReader + ?Sized>(
     }
     if let Some(index) = updates
         .windows(2)
-        .position(|pair| pair.first().map(|u| u.key_hash) >= pair.get(1).map(|u| u.key_hash))
+        .position(|pair| pair.first().map(|u| u.position) >= pair.get(1).map(|u| u.position))
     {
         return Err(StateTreeError::UnsortedUpdates { index: index + 1 });
     }
@@ -106,7 +105,7 @@ pub fn apply_updates<R: StateTreeReader + ?Sized>(
         .par_iter()
         .with_min_len(64)
         .map(|update| PreparedUpdate {
-            key_hash: update.key_hash,
+            position: update.position,
             value: update
                 .value
                 .as_ref()
@@ -157,7 +156,7 @@ pub fn apply_updates<R: StateTreeReader + ?Sized>(
     Ok(out)
 }
 
-fn read_node<R: StateTreeReader + ?Sized>(
+pub(super) fn read_node<R: StateTreeReader + ?Sized>(
     reader: &R,
     key: &NodeKey,
 ) -> Result<Node, StateTreeError> {
@@ -168,7 +167,7 @@ fn read_node<R: StateTreeReader + ?Sized>(
         })
 }
 
-fn read_internal<R: StateTreeReader + ?Sized>(
+pub(super) fn read_internal<R: StateTreeReader + ?Sized>(
     reader: &R,
     key: &NodeKey,
 ) -> Result<Arc<InternalNode>, StateTreeError> {
@@ -219,7 +218,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
             detail: "internal node below the deepest level".into(),
         });
     }
-    let groups = split_by_nibble(updates, |update| key_nibble(&update.key_hash, depth));
+    let groups = split_by_nibble(updates, |update| key_nibble(&update.position, depth));
     let mut children = node.slots();
     if updates.len() >= PARALLEL_MIN_UPDATES {
         let results: Vec<Result<SubtreeResult, StateTreeError>> = groups
@@ -300,34 +299,34 @@ fn merge_leaves<R: StateTreeReader + ?Sized>(
     let mut leaves = Vec::with_capacity(updates.len() + 1);
     let mut existing_leaf = match existing {
         Some(Child::Leaf {
-            key_hash, version, ..
-        }) => Some((key_hash, version, existing)),
+            position, version, ..
+        }) => Some((position, version, existing)),
         _ => None,
     };
     for update in updates {
-        if let Some((key_hash, version, Some(child))) = existing_leaf {
-            if key_hash < update.key_hash {
+        if let Some((position, version, Some(child))) = existing_leaf {
+            if position < update.position {
                 leaves.push(child);
                 existing_leaf = None;
-            } else if key_hash == update.key_hash {
-                out.stale.push(StaleEntry::Value { key_hash, version });
+            } else if position == update.position {
+                out.stale.push(StaleEntry::Value { position, version });
                 existing_leaf = None;
                 if update.value.is_none() {
                     // A deletion marker keeps reads at this version correct
                     // while older value records are retained; it is itself
                     // stale from this version, since it is needed only as long
                     // as those older records exist.
-                    out.values.push((key_hash, None));
+                    out.values.push((position, None));
                     out.stale.push(StaleEntry::Value {
-                        key_hash,
+                        position,
                         version: context.version,
                     });
                 }
             }
         }
         if let Some((value, hash)) = update.value {
-            out.values.push((update.key_hash, Some(value.clone())));
-            leaves.push(Child::leaf(update.key_hash, context.version, &hash));
+            out.values.push((update.position, Some(value.clone())));
+            leaves.push(Child::leaf(update.position, context.version, &hash));
         }
     }
     if let Some((_, _, Some(child))) = existing_leaf {
@@ -338,7 +337,7 @@ fn merge_leaves<R: StateTreeReader + ?Sized>(
 
 fn leaf_key_hash(child: &Child) -> Hash {
     match child {
-        Child::Leaf { key_hash, .. } => *key_hash,
+        Child::Leaf { position, .. } => *position,
         Child::Internal { .. } => Hash::ZERO,
     }
 }
@@ -400,95 +399,4 @@ fn split_by_nibble<T>(items: &[T], nibble_of: impl Fn(&T) -> u8) -> Vec<(usize, 
         rest = after;
     }
     groups
-}
-
-/// The value of `key_hash` at `version` with a proof against that version's
-/// root: of membership if the value is `Some`, of absence otherwise.
-pub fn prove<R: StateTreeReader + ?Sized>(
-    reader: &R,
-    version: u64,
-    key_hash: &Hash,
-) -> Result<(Option<Bytes>, StateProof), StateTreeError> {
-    let mut siblings = Vec::new();
-    let mut path = NibblePath::ROOT;
-    let mut node = match read_node(reader, &NodeKey::root(version))? {
-        Node::Empty => {
-            return Ok((None, StateProof::new(siblings, ProofTerminal::Empty)));
-        }
-        Node::LeafRoot(leaf) => return leaf_terminal(reader, key_hash, leaf, siblings),
-        Node::Internal(node) => node,
-    };
-    loop {
-        let nibble = usize::from(key_nibble(key_hash, path.len()));
-        let (mut lo, mut hi) = (0usize, 16usize);
-        let slots = node.slots();
-        loop {
-            let range = slots.get(lo..hi).unwrap_or(&[]);
-            let mut present = range.iter().flatten();
-            let first = present.next().copied();
-            let count = 1 + present.count();
-            match first {
-                None => return Ok((None, StateProof::new(siblings, ProofTerminal::Empty))),
-                Some(leaf @ Child::Leaf { .. }) if count == 1 => {
-                    return leaf_terminal(reader, key_hash, leaf, siblings)
-                }
-                Some(Child::Internal {
-                    version: child_version,
-                    ..
-                }) if hi - lo == 1 => {
-                    path = path.child(lo as u8);
-                    let key = NodeKey {
-                        version: child_version,
-                        path,
-                    };
-                    node = read_internal(reader, &key)?;
-                    break;
-                }
-                Some(_) => {
-                    let mid = lo + (hi - lo) / 2;
-                    if nibble < mid {
-                        siblings.push(range_hash(&slots, mid, hi));
-                        hi = mid;
-                    } else {
-                        siblings.push(range_hash(&slots, lo, mid));
-                        lo = mid;
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn leaf_terminal<R: StateTreeReader + ?Sized>(
-    reader: &R,
-    key_hash: &Hash,
-    leaf: Child,
-    siblings: Vec<Hash>,
-) -> Result<(Option<Bytes>, StateProof), StateTreeError> {
-    let Child::Leaf {
-        key_hash: leaf_key,
-        version,
-        ..
-    } = leaf
-    else {
-        return Err(StateTreeError::Corrupt {
-            detail: "leaf terminal is not a leaf".into(),
-        });
-    };
-    let value =
-        reader
-            .value_at(&leaf_key, version)?
-            .ok_or_else(|| StateTreeError::MissingNode {
-                key: format!("value {leaf_key:?}@{version}"),
-            })?;
-    let terminal = ProofTerminal::Leaf {
-        key_hash: leaf_key,
-        value_hash: value_hash(&value),
-    };
-    let proof = StateProof::new(siblings, terminal);
-    if leaf_key == *key_hash {
-        Ok((Some(value), proof))
-    } else {
-        Ok((None, proof))
-    }
 }

@@ -80,6 +80,21 @@ impl Column {
         Column::History,
     ];
 
+    /// The column's position in [`Column::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            Column::Meta => 0,
+            Column::Blocks => 1,
+            Column::BlockIds => 2,
+            Column::TxIndex => 3,
+            Column::Receipts => 4,
+            Column::StateNodes => 5,
+            Column::StateValues => 6,
+            Column::StateStale => 7,
+            Column::History => 8,
+        }
+    }
+
     /// The column's stable name (a RocksDB column family name).
     pub const fn name(self) -> &'static str {
         match self {
@@ -421,6 +436,12 @@ macro_rules! forward_store {
 use std::sync::Arc;
 forward_store!(Box, Arc);
 
+mod faulty;
+mod mem;
+
+pub use faulty::{Fault, FaultyStore};
+pub use mem::MemStore;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +452,13 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Column::ALL.len());
+    }
+
+    #[test]
+    fn column_index_is_position_in_all() {
+        for (position, column) in Column::ALL.iter().enumerate() {
+            assert_eq!(column.index(), position, "{column}");
+        }
     }
 
     #[test]

@@ -1,0 +1,357 @@
+//! Verifying, applying and committing blocks.
+//!
+//! **Invariants:** a refused block leaves the store and the ledger exactly
+//! as they were (every write goes into one batch, committed last, and the
+//! ledger's memory changes only after the batch is committed or handed to
+//! the commit thread); blocks commit in order, one at a time.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::hash::Hash;
+use crate::limits::HEADER_BYTES;
+use crate::machine::{Receipt, StateMachine};
+use crate::merkle::{merkle_root, HistoryTree};
+use crate::state_tree::{
+    add_pruning_to_batch, add_writes_to_batch, apply_updates, NodeKey, StateTreeReader,
+    StateTreeWrites, StoredStateTree,
+};
+use crate::store::{Column, Store, WriteBatch};
+use crate::types::{Block, BlockHeader, Transaction};
+use crate::verify::SignatureVerifier;
+
+use super::commit::{InFlight, PendingReader, PendingState};
+use super::execute::{execute_transactions, BlockContext, InvalidTransactions};
+use super::head_values::CommittedState;
+use super::records::{encode_receipts, height_key, TxLocation, HEAD_KEY};
+use super::{
+    ApplyTimings, BlockOutcome, Committer, Head, Ledger, LedgerError, VerifiedBlock,
+};
+
+/// A block between staging and becoming the head.
+struct Staged {
+    head: Head,
+    receipts: Vec<Receipt>,
+    writes: StateTreeWrites,
+    history: HistoryTree,
+    timings: ApplyTimings,
+    commit_start: std::time::Instant,
+    bytes_written: usize,
+}
+
+/// What executing transactions on the head state gives.
+pub(super) struct Executed {
+    pub(super) receipts: Vec<Receipt>,
+    pub(super) skipped: Vec<u32>,
+    pub(super) writes: StateTreeWrites,
+    pub(super) timings: ApplyTimings,
+}
+
+/// The stateless checks, for use ahead of the ledger (a pipeline stage).
+pub fn verify_block(
+    verifier: &SignatureVerifier,
+    chain_id: u64,
+    block: Block,
+) -> Result<VerifiedBlock, LedgerError> {
+    let header = block.header();
+    if header.chain_id != chain_id {
+        return Err(LedgerError::WrongChain {
+            expected: chain_id,
+            found: header.chain_id,
+        });
+    }
+    verifier.verify_transactions(block.transactions())?;
+    let tx_ids = transaction_ids(block.transactions());
+    check_root("transaction", header.tx_root, merkle_root(&tx_ids))?;
+    Ok(VerifiedBlock { block, tx_ids })
+}
+
+/// Every transaction's id, in parallel.
+pub(super) fn transaction_ids(transactions: &[Transaction]) -> Vec<Hash> {
+    transactions
+        .par_iter()
+        .with_min_len(256)
+        .map(Transaction::id)
+        .collect()
+}
+
+/// Every receipt's leaf of the receipts tree, in parallel.
+pub(super) fn receipt_leaves(tx_ids: &[Hash], receipts: &[Receipt]) -> Vec<Hash> {
+    tx_ids
+        .par_iter()
+        .zip(receipts.par_iter())
+        .with_min_len(256)
+        .map(|(id, receipt)| receipt.leaf(id))
+        .collect()
+}
+
+pub(super) fn check_root(
+    root: &'static str,
+    header: Hash,
+    computed: Hash,
+) -> Result<(), LedgerError> {
+    if header != computed {
+        return Err(LedgerError::RootMismatch {
+            root,
+            header,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Stateless checks of a block: chain id, signatures (in parallel
+    /// batches), transaction ids and root.
+    pub fn verify_block(&self, block: Block) -> Result<VerifiedBlock, LedgerError> {
+        verify_block(&self.verifier, self.config.chain_id, block)
+    }
+
+    /// Applies and commits a verified block. On any error nothing is
+    /// written and the ledger is unchanged. Returns once the block is
+    /// durable (as `config.durability` defines it).
+    pub fn apply_block(&mut self, verified: VerifiedBlock) -> Result<BlockOutcome, LedgerError> {
+        self.settle()?;
+        let (staged, batch) = self.stage(verified)?;
+        self.store.commit(batch, self.config.durability)?;
+        Ok(self.finish(staged))
+    }
+
+    /// Applies a verified block and commits it on a background thread:
+    /// returns once the block is executed and every root checked, while its
+    /// one atomic batch is being written. The next call executes the next
+    /// block during that commit and waits for it only before starting its
+    /// own, so execution of block N+1 overlaps the commit of block N.
+    ///
+    /// When this returns, the block is *applied* but not yet durable:
+    /// [`Ledger::durable_height`] says when it is (at the latest after the
+    /// next apply, [`Ledger::flush`], any query, or dropping the ledger).
+    /// Acknowledge it to the outside only then.
+    ///
+    /// A refused block changes nothing (as with [`Ledger::apply_block`]). If
+    /// a background commit fails, this and every later call return
+    /// [`LedgerError::Poisoned`] and the ledger must be reopened, which
+    /// recovers the last durable block.
+    pub fn apply_block_overlapped(
+        &mut self,
+        verified: VerifiedBlock,
+    ) -> Result<BlockOutcome, LedgerError>
+    where
+        S: 'static,
+    {
+        let (staged, batch) = self.stage(verified)?;
+        let committer = match &mut self.committer {
+            Some(committer) => committer,
+            committer @ None => committer.insert(Committer::start(Arc::clone(&self.store))?),
+        };
+        let pending = Arc::new(PendingState::new(&staged.writes));
+        let done = committer.submit(batch, self.config.durability)?;
+        // `stage` waited for the previous commit: the head is durable.
+        *self.in_flight.lock() = Some(InFlight::new(pending, done, self.head));
+        Ok(self.finish(staged))
+    }
+
+    /// Checks, executes and prepares a block and its batch without
+    /// committing it or changing the ledger. Waits for a background commit
+    /// only after execution (which reads through its overlay), before
+    /// pruning reads the stored stale lists.
+    fn stage(&mut self, verified: VerifiedBlock) -> Result<(Staged, WriteBatch), LedgerError> {
+        self.failure()?;
+        let VerifiedBlock { block, tx_ids } = verified;
+        let header = *block.header();
+        self.check_link(&header)?;
+        let executed = self.execute(&header, block.transactions(), &tx_ids, InvalidTransactions::Refuse)?;
+        let leaves = receipt_leaves(&tx_ids, &executed.receipts);
+        check_root("receipts", header.receipts_root, merkle_root(&leaves))?;
+        check_root("state", header.state_root, executed.writes.root_hash)?;
+        let commit_start = std::time::Instant::now();
+
+        let head = Head::new(header);
+        let mut batch =
+            WriteBatch::with_capacity(executed.writes.nodes.len() + 2 * tx_ids.len() + 16);
+        add_writes_to_batch(&executed.writes, &mut batch);
+        // Commits happen in block order, and pruning must see every stale
+        // list written so far.
+        self.settle()?;
+        if header.height >= self.config.state_retention {
+            add_pruning_to_batch(
+                &*self.store,
+                header.height - self.config.state_retention,
+                &mut batch,
+            )?;
+        }
+        add_block_to_batch(&block, &head, &tx_ids, &executed.receipts, &mut batch);
+        let mut history = self.history.clone();
+        for (position, hash) in history.append(&head.id) {
+            batch.put(Column::History, position.to_key().to_vec(), hash.0.to_vec());
+        }
+        batch.put(Column::Meta, HEAD_KEY, header.encode());
+        let bytes_written = batch.payload_bytes();
+        let staged = Staged {
+            head,
+            receipts: executed.receipts,
+            writes: executed.writes,
+            history,
+            timings: executed.timings,
+            commit_start,
+            bytes_written,
+        };
+        Ok((staged, batch))
+    }
+
+    /// Height, parent, timestamp and history root against the head.
+    fn check_link(&self, header: &BlockHeader) -> Result<(), LedgerError> {
+        let (height, parent, parent_time) = self.expected_next();
+        if header.height != height {
+            return Err(LedgerError::WrongHeight {
+                expected: height,
+                found: header.height,
+            });
+        }
+        if header.parent != parent {
+            return Err(LedgerError::WrongParent {
+                expected: parent,
+                found: header.parent,
+            });
+        }
+        if header.timestamp_ms < parent_time {
+            return Err(LedgerError::TimestampBeforeParent {
+                parent: parent_time,
+                found: header.timestamp_ms,
+            });
+        }
+        check_root("history", header.history_root, self.history.root())
+    }
+
+    /// Makes a staged block the head (its batch is committed or being
+    /// committed) and fills the caches with its writes.
+    fn finish(&mut self, staged: Staged) -> BlockOutcome {
+        let Staged {
+            head,
+            receipts,
+            writes,
+            history,
+            mut timings,
+            commit_start,
+            bytes_written,
+        } = staged;
+        self.node_cache.insert_writes(&writes);
+        for (position, value) in &writes.values {
+            self.head_values.insert(*position, value.as_ref());
+        }
+        self.history = history;
+        self.head = Some(head);
+        timings.commit = commit_start.elapsed();
+        BlockOutcome {
+            timings,
+            header: head.header,
+            id: head.id,
+            receipts,
+            bytes_written,
+        }
+    }
+
+    /// Executes transactions on the applied head's state; returns receipts
+    /// and the state tree writes of the new version.
+    pub(super) fn execute(
+        &self,
+        header: &BlockHeader,
+        transactions: &[Transaction],
+        tx_ids: &[Hash],
+        invalid: InvalidTransactions,
+    ) -> Result<Executed, LedgerError> {
+        let start = std::time::Instant::now();
+        let stored = StoredStateTree::new(&*self.store);
+        // The writes of a block still being committed in the background.
+        let pending = self
+            .in_flight
+            .lock()
+            .as_ref()
+            .map(|commit| Arc::clone(&commit.pending));
+        let overlay = PendingReader {
+            pending: pending.as_deref(),
+            inner: &stored,
+        };
+        let reader = self.node_cache.reader(&overlay);
+        let base = self.applied_height();
+        let committed = CommittedState {
+            reader: &reader,
+            version: base,
+            cache: Some(&self.head_values),
+        };
+        let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
+        let executed = execute_transactions(
+            &self.machine,
+            &committed,
+            context,
+            transactions,
+            tx_ids,
+            invalid,
+        )?;
+        let executed_at = std::time::Instant::now();
+        let writes = apply_updates(&reader, base, header.height, &executed.updates)?;
+        let timings = ApplyTimings {
+            execute: executed_at - start,
+            state_root: executed_at.elapsed(),
+            commit: std::time::Duration::ZERO,
+        };
+        Ok(Executed {
+            receipts: executed.receipts,
+            skipped: executed.skipped,
+            writes,
+            timings,
+        })
+    }
+
+    /// The stored state root at `version`.
+    pub(super) fn state_root_at(&self, version: u64) -> Result<Hash, LedgerError> {
+        self.settle()?;
+        let stored = StoredStateTree::new(&*self.store);
+        let key = NodeKey::root(version);
+        let node = self
+            .node_cache
+            .reader(&stored)
+            .node(&key)?
+            .ok_or_else(|| {
+                LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
+            })?;
+        Ok(node.hash())
+    }
+}
+
+/// The block's own records: the block, its id's height, every transaction's
+/// location, and its receipts as one record.
+fn add_block_to_batch(
+    block: &Block,
+    head: &Head,
+    tx_ids: &[Hash],
+    receipts: &[Receipt],
+    batch: &mut WriteBatch,
+) {
+    let height = head.header.height;
+    batch.put(Column::Blocks, height_key(height).to_vec(), block.encode());
+    batch.put(Column::BlockIds, head.id.0.to_vec(), height_key(height).to_vec());
+    let mut offset = HEADER_BYTES as usize;
+    for (index, (tx_id, tx)) in tx_ids.iter().zip(block.transactions()).enumerate() {
+        let len = tx.encoded_len();
+        // Cannot truncate: a block is at most MAX_BLOCK_BYTES (< u32::MAX)
+        // and holds at most MAX_TXS_PER_BLOCK transactions.
+        let location = TxLocation {
+            height,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
+        batch.put(Column::TxIndex, tx_id.0.to_vec(), location.encode().to_vec());
+        offset += len;
+    }
+    // One record per block: a block's receipts are written together and
+    // read rarely, and one put instead of one per transaction saves a
+    // tenth of a 10,000-transfer block's commit.
+    batch.put(
+        Column::Receipts,
+        height_key(height).to_vec(),
+        encode_receipts(receipts),
+    );
+}

@@ -1,0 +1,133 @@
+//! Opening a ledger: recovering the head from the store and a quick,
+//! bounded check that the store agrees with it. (The full check of every
+//! record is [`Ledger::audit`].)
+//!
+//! **Invariant:** `open` never presents an inconsistent store as a valid
+//! ledger — and never an empty ledger over existing data, on top of which
+//! a node would start a second chain.
+
+use std::sync::Arc;
+
+use crate::cache::TwoGenerationCache;
+use crate::machine::StateMachine;
+use crate::merkle::{HistoryTree, HistoryError, HistoryNodes, NodePosition};
+use crate::state_tree::NodeCache;
+use crate::store::{Column, KeyRange, Store, StoreRead};
+use crate::types::{Block, BlockHeader};
+use crate::verify::SignatureVerifier;
+
+use super::head_values::HeadValues;
+use super::records::{height_key, HEAD_KEY};
+use super::{Head, Ledger, LedgerConfig, LedgerError};
+
+/// History nodes in the store.
+pub(super) struct StoredHistory<'a, S: ?Sized>(pub(super) &'a S);
+
+impl<S: StoreRead + ?Sized> HistoryNodes for StoredHistory<'_, S> {
+    fn node(&self, position: NodePosition) -> Result<Option<crate::hash::Hash>, HistoryError> {
+        let Some(bytes) = self.0.get(Column::History, &position.to_key())? else {
+            return Ok(None);
+        };
+        <[u8; 32]>::try_from(&bytes[..])
+            .map(|hash| Some(crate::hash::Hash(hash)))
+            .map_err(|_| HistoryError::MalformedNode {
+                level: position.level,
+                index: position.index,
+            })
+    }
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Opens the ledger in `store`: recovers the committed head and checks
+    /// that the store agrees with it — the head's block is stored and
+    /// matches it, no block is stored above it (or at all, without a head),
+    /// and the stored state and history roots are the head's.
+    pub fn open(store: S, machine: M, config: LedgerConfig) -> Result<Self, LedgerError> {
+        let head = read_head(&store)?;
+        check_blocks_around_head(&store, head.as_ref())?;
+        let history = match &head {
+            None => HistoryTree::new(),
+            Some(head) => HistoryTree::restore(head.header.height + 1, &StoredHistory(&store))?,
+        };
+        let ledger = Ledger {
+            verifier: SignatureVerifier::new(config.verifier.clone()),
+            node_cache: NodeCache::new(config.node_cache_bytes),
+            head_values: HeadValues::new(config.value_cache_bytes),
+            block_leaves: TwoGenerationCache::with_shards(config.block_cache_bytes, 1),
+            store: Arc::new(store),
+            in_flight: parking_lot::Mutex::new(None),
+            committer: None,
+            failed: parking_lot::Mutex::new(None),
+            machine,
+            config,
+            head,
+            history,
+        };
+        if let Some(head) = &ledger.head {
+            if head.header.chain_id != ledger.config.chain_id {
+                return Err(LedgerError::WrongChain {
+                    expected: ledger.config.chain_id,
+                    found: head.header.chain_id,
+                });
+            }
+            let state_root = ledger.state_root_at(head.header.height)?;
+            super::apply::check_root("stored state", head.header.state_root, state_root)?;
+            let history_root =
+                HistoryTree::root_at(&StoredHistory(&*ledger.store), head.header.height)?;
+            super::apply::check_root("stored history", head.header.history_root, history_root)?;
+        }
+        Ok(ledger)
+    }
+}
+
+fn read_head<S: StoreRead + ?Sized>(store: &S) -> Result<Option<Head>, LedgerError> {
+    let Some(bytes) = store.get(Column::Meta, HEAD_KEY)? else {
+        return Ok(None);
+    };
+    let header = BlockHeader::decode(&bytes)
+        .map_err(|error| LedgerError::corrupt(Column::Meta, HEAD_KEY, error.to_string()))?;
+    Ok(Some(Head::new(header)))
+}
+
+/// The head's block must be stored and be the head; nothing may be stored
+/// above it; without a head, no block may be stored at all.
+fn check_blocks_around_head<S: StoreRead + ?Sized>(
+    store: &S,
+    head: Option<&Head>,
+) -> Result<(), LedgerError> {
+    let above = match head {
+        None => KeyRange::all(),
+        Some(head) => match head.header.height.checked_add(1) {
+            Some(next) => KeyRange {
+                start: std::ops::Bound::Included(height_key(next).to_vec().into()),
+                end: std::ops::Bound::Unbounded,
+            },
+            None => KeyRange::between(Vec::new(), Vec::new()),
+        },
+    };
+    if let Some(entry) = store.scan(Column::Blocks, above)?.next() {
+        let (key, _) = entry?;
+        let detail = match head {
+            None => "a block is stored but the head record is missing",
+            Some(_) => "a block is stored above the head",
+        };
+        return Err(LedgerError::corrupt(Column::Blocks, &key, detail));
+    }
+    let Some(head) = head else {
+        return Ok(());
+    };
+    let key = height_key(head.header.height);
+    let bytes = store
+        .get(Column::Blocks, &key)?
+        .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "the head's block is missing"))?;
+    let block = Block::decode(&bytes)
+        .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+    if *block.header() != head.header {
+        return Err(LedgerError::corrupt(
+            Column::Blocks,
+            &key,
+            "the head's block has another header than the head record",
+        ));
+    }
+    Ok(())
+}

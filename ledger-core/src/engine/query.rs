@@ -1,0 +1,359 @@
+//! Reads with proofs, and the standalone functions that check them without
+//! a store.
+//!
+//! Every query waits for the commit in flight, so it sees durable blocks
+//! only. What a query reads is checked against what commits to it (a
+//! transaction against its index entry's id, a block's trees against its
+//! header's roots, a state value against its leaf): a damaged store gives
+//! [`LedgerError::Corrupt`], never a wrong answer presented as right.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cache::Weigh;
+use crate::hash::Hash;
+use crate::limits::HEADER_BYTES;
+use crate::machine::{Receipt, StateMachine};
+use crate::merkle::{verify_inclusion, HistoryTree, InclusionProof, MerkleLevels, MerkleProofError};
+use crate::state_tree::{
+    application_position, nonce_position, prove, verify_state_proof, StateProof, StateProofError,
+    StoredStateTree,
+};
+use crate::store::{Column, Store};
+use crate::types::{Block, BlockHeader, PublicKey, Transaction};
+
+use super::head_values::CommittedState;
+use super::execute::StateRead;
+use super::open::StoredHistory;
+use super::records::{decode_height, decode_receipts, height_key, receipt_at, TxLocation};
+use super::{Ledger, LedgerError};
+
+/// A transaction with everything needed to check that it is in the ledger
+/// and what became of it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TransactionRecord {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// The header of its block.
+    pub header: BlockHeader,
+    /// Its inclusion in the block's transaction root.
+    pub inclusion: InclusionProof,
+    /// Its receipt's inclusion in the block's receipts root.
+    pub receipt_inclusion: InclusionProof,
+}
+
+impl TransactionRecord {
+    /// Checks the transaction and its receipt against `trusted`, a header
+    /// the verifier trusts (through a history proof from a checkpoint it
+    /// trusts): both must be at the record's index of that block's trees.
+    pub fn verify(&self, trusted: &BlockHeader) -> Result<(), MerkleProofError> {
+        let id = self.transaction.id();
+        verify_transaction_inclusion(trusted, &id, &self.inclusion)?;
+        verify_receipt_inclusion(trusted, &id, &self.receipt, &self.receipt_inclusion)?;
+        if self.receipt_inclusion.index != self.inclusion.index {
+            return Err(MerkleProofError::IndexOutOfRange {
+                index: self.receipt_inclusion.index,
+                size: u64::from(trusted.tx_count),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A state value (or its absence) at a height, with its proof.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StateRecord {
+    /// The value, if present.
+    pub value: Option<Bytes>,
+    /// The proof against `header.state_root`.
+    pub proof: StateProof,
+    /// The header of the height it is read at.
+    pub header: BlockHeader,
+}
+
+impl StateRecord {
+    /// Checks that application key `key` has this record's value (or is
+    /// absent) in the state whose root is `trusted_root` (a state root the
+    /// verifier trusts, such as `header.state_root` of a trusted header).
+    pub fn verify(&self, key: &[u8], trusted_root: &Hash) -> Result<(), StateProofError> {
+        verify_state_proof(
+            trusted_root,
+            &application_position(key),
+            self.value.as_deref(),
+            &self.proof,
+        )
+    }
+}
+
+/// Checks that the transaction with id `tx_id` is at `proof.index` of the
+/// block with `header` (against its transaction root and count).
+pub fn verify_transaction_inclusion(
+    header: &BlockHeader,
+    tx_id: &Hash,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    verify_inclusion(&header.tx_root, u64::from(header.tx_count), tx_id, proof)
+}
+
+/// Checks that `receipt` is the receipt of the transaction `tx_id` at
+/// `proof.index` of the block with `header` (against its receipts root).
+pub fn verify_receipt_inclusion(
+    header: &BlockHeader,
+    tx_id: &Hash,
+    receipt: &Receipt,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    verify_inclusion(
+        &header.receipts_root,
+        u64::from(header.tx_count),
+        &receipt.leaf(tx_id),
+        proof,
+    )
+}
+
+/// Checks that `block` (a header) is at its height in the history committed
+/// by `trusted` (a later header): against `trusted.history_root` over the
+/// `trusted.height` blocks before it.
+pub fn verify_block_in_history(
+    trusted: &BlockHeader,
+    block: &BlockHeader,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    if proof.index != block.height {
+        return Err(MerkleProofError::IndexOutOfRange {
+            index: proof.index,
+            size: block.height,
+        });
+    }
+    verify_inclusion(&trusted.history_root, trusted.height, &block.id(), proof)
+}
+
+/// Every level of one block's transaction and receipts trees, cached so
+/// that queries on one block cost O(log n) each after the first.
+pub(super) struct BlockLeaves {
+    transactions: MerkleLevels,
+    receipts: MerkleLevels,
+}
+
+impl Weigh for BlockLeaves {
+    fn heap_bytes(&self) -> usize {
+        self.transactions.hash_bytes() + self.receipts.hash_bytes()
+    }
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// The block at `height`.
+    pub fn block_by_height(&self, height: u64) -> Result<Option<Block>, LedgerError> {
+        self.settle()?;
+        let key = height_key(height);
+        match self.store.get(Column::Blocks, &key)? {
+            None => Ok(None),
+            Some(bytes) => Block::decode(&bytes)
+                .map(Some)
+                .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string())),
+        }
+    }
+
+    /// The block with id `id`.
+    pub fn block_by_id(&self, id: &Hash) -> Result<Option<Block>, LedgerError> {
+        self.settle()?;
+        let Some(height) = self.store.get(Column::BlockIds, id.as_bytes())? else {
+            return Ok(None);
+        };
+        let height = decode_height(&height).ok_or_else(|| {
+            LedgerError::corrupt(Column::BlockIds, id.as_bytes(), "not an 8-byte height")
+        })?;
+        let block = self.block_by_height(height)?;
+        if let Some(block) = &block {
+            if block.id() != *id {
+                return Err(LedgerError::corrupt(
+                    Column::BlockIds,
+                    id.as_bytes(),
+                    format!("points at block {height}, which has another id"),
+                ));
+            }
+        }
+        Ok(block)
+    }
+
+    /// The header of the stored block at `height`, decoding nothing else.
+    pub fn header_at(&self, height: u64) -> Result<Option<BlockHeader>, LedgerError> {
+        self.settle()?;
+        let key = height_key(height);
+        let Some(bytes) = self.store.get(Column::Blocks, &key)? else {
+            return Ok(None);
+        };
+        let header = bytes
+            .get(..HEADER_BYTES as usize)
+            .map(|head| BlockHeader::decode(&bytes.slice_ref(head)));
+        match header {
+            Some(Ok(header)) if header.height == height => Ok(Some(header)),
+            _ => Err(LedgerError::corrupt(
+                Column::Blocks,
+                &key,
+                "the stored block does not start with its header",
+            )),
+        }
+    }
+
+    /// The transaction with id `id`, its receipt, its block header and the
+    /// inclusion proofs of both against the header's roots. Decodes only
+    /// that transaction and its receipt; the block's trees are cached.
+    pub fn transaction(&self, id: &Hash) -> Result<Option<TransactionRecord>, LedgerError> {
+        self.settle()?;
+        let Some(entry) = self.store.get(Column::TxIndex, id.as_bytes())? else {
+            return Ok(None);
+        };
+        let corrupt = |column, key: &[u8], detail: &str| LedgerError::corrupt(column, key, detail);
+        let location = TxLocation::decode(&entry)
+            .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "malformed location"))?;
+        let key = height_key(location.height);
+        let block = self
+            .store
+            .get(Column::Blocks, &key)?
+            .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "its block is missing"))?;
+        let start = location.offset as usize;
+        let transaction = block
+            .get(start..start.saturating_add(location.len as usize))
+            .and_then(|bytes| Transaction::decode(&block.slice_ref(bytes)).ok())
+            .filter(|transaction| transaction.id() == *id)
+            .ok_or_else(|| {
+                corrupt(Column::TxIndex, id.as_bytes(), "does not locate this transaction")
+            })?;
+        let receipts = self
+            .store
+            .get(Column::Receipts, &key)?
+            .ok_or_else(|| corrupt(Column::Receipts, &key, "missing"))?;
+        let receipt = receipt_at(&receipts, location.index)
+            .ok_or_else(|| corrupt(Column::Receipts, &key, "malformed or too short"))?;
+        let leaves = self.block_leaves(location.height, &block, &receipts)?;
+        let index = u64::from(location.index);
+        let header = BlockHeader::decode(&block.slice(..HEADER_BYTES as usize))
+            .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+        Ok(Some(TransactionRecord {
+            transaction,
+            receipt,
+            header,
+            inclusion: leaves.transactions.inclusion_proof(index)?,
+            receipt_inclusion: leaves.receipts.inclusion_proof(index)?,
+        }))
+    }
+
+    /// The trees of the block at `height` (stored as `block` and
+    /// `receipts`), from the cache or built and checked against the
+    /// header's roots.
+    fn block_leaves(
+        &self,
+        height: u64,
+        block: &Bytes,
+        receipts: &[u8],
+    ) -> Result<Arc<BlockLeaves>, LedgerError> {
+        if let Some(leaves) = self.block_leaves.get(&height) {
+            return Ok(leaves);
+        }
+        let key = height_key(height);
+        let block = Block::decode(block)
+            .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+        let receipts = decode_receipts(receipts)
+            .filter(|receipts| receipts.len() == block.transactions().len())
+            .ok_or_else(|| LedgerError::corrupt(Column::Receipts, &key, "malformed"))?;
+        let tx_ids = super::apply::transaction_ids(block.transactions());
+        let leaves = BlockLeaves {
+            transactions: MerkleLevels::build(&tx_ids),
+            receipts: MerkleLevels::build(&super::apply::receipt_leaves(&tx_ids, &receipts)),
+        };
+        let header = block.header();
+        if leaves.transactions.root() != header.tx_root {
+            return Err(LedgerError::corrupt(
+                Column::Blocks,
+                &key,
+                "transactions do not match the header's root",
+            ));
+        }
+        if leaves.receipts.root() != header.receipts_root {
+            return Err(LedgerError::corrupt(
+                Column::Receipts,
+                &key,
+                "receipts do not match the header's root",
+            ));
+        }
+        let leaves = Arc::new(leaves);
+        self.block_leaves.insert(height, Arc::clone(&leaves));
+        Ok(leaves)
+    }
+
+    /// The proof that the block at `height` is in the history committed by
+    /// the durable head (for `height` below the head's).
+    pub fn history_proof(&self, height: u64) -> Result<InclusionProof, LedgerError> {
+        self.settle()?;
+        let head = self.applied_height().ok_or(LedgerError::HeightUnavailable {
+            height,
+            oldest: 0,
+            head: None,
+        })?;
+        Ok(HistoryTree::inclusion_proof(
+            &StoredHistory(&*self.store),
+            height,
+            head,
+        )?)
+    }
+
+    /// The value of application key `key` at `height` (the durable head if
+    /// `None`) with its proof against that height's state root.
+    pub fn state(&self, key: &[u8], height: Option<u64>) -> Result<StateRecord, LedgerError> {
+        self.settle()?;
+        let head = self.applied_height();
+        let unavailable = |height: u64| LedgerError::HeightUnavailable {
+            height,
+            oldest: self.oldest_state_height(),
+            head,
+        };
+        let height = match (height, head) {
+            (Some(height), Some(head)) if height <= head => height,
+            (None, Some(head)) => head,
+            (height, _) => return Err(unavailable(height.unwrap_or(0))),
+        };
+        if height < self.oldest_state_height() {
+            return Err(unavailable(height));
+        }
+        let header = self.header_at(height)?.ok_or_else(|| {
+            LedgerError::corrupt(Column::Blocks, &height_key(height), "missing")
+        })?;
+        let stored = StoredStateTree::new(&*self.store);
+        let (value, proof) = prove(
+            &self.node_cache.reader(&stored),
+            height,
+            &application_position(key),
+        )?;
+        Ok(StateRecord {
+            value,
+            proof,
+            header,
+        })
+    }
+
+    /// The next nonce `sender` must use, after the applied head.
+    pub fn nonce(&self, sender: &PublicKey) -> Result<u64, LedgerError> {
+        self.settle()?;
+        let stored = StoredStateTree::new(&*self.store);
+        let state = CommittedState {
+            reader: &stored,
+            version: self.applied_height(),
+            cache: Some(&self.head_values),
+        };
+        let position = nonce_position(sender);
+        match state.read(&position)? {
+            None => Ok(0),
+            Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
+                .map(u64::from_le_bytes)
+                .map_err(|_| {
+                    LedgerError::corrupt(Column::StateValues, position.as_bytes(), "nonce is not 8 bytes")
+                }),
+        }
+    }
+}
