@@ -14,8 +14,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{Operation, Transfers};
 use ledger_benches::{BLOCK_TXS, SENDERS};
-use ledger_core::engine::{Ledger, LedgerConfig};
 use ledger_core::{Block, PublicKey, Transaction};
+use ledger_core::{Ledger, LedgerConfig};
 use ledger_storage::{MemStore, RocksStore};
 
 const CHAIN: u64 = 0xbe4c;

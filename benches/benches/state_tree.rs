@@ -20,8 +20,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use jmt::mock::MockTreeStore;
 use jmt::{KeyHash, Sha256Jmt};
 use ledger_core::state_tree::{
-    add_writes_to_batch, apply_updates, key_hash, verify_state_proof, MemoryStateTree, NodeCache,
-    StateUpdate, StoredStateTree,
+    add_writes_to_batch, application_position, apply_updates, verify_state_proof, MemoryStateTree,
+    NodeCache, StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
@@ -43,7 +43,9 @@ fn tree_sizes() -> Vec<u32> {
 }
 
 fn positions(count: u32) -> Vec<Hash> {
-    (0..count).map(|i| key_hash(&i.to_le_bytes())).collect()
+    (0..count)
+        .map(|i| application_position(&i.to_le_bytes()))
+        .collect()
 }
 
 /// `BATCH_UPDATES` distinct random existing keys, sorted, with new values.
@@ -60,13 +62,13 @@ fn batch_with_seed(size: u32, seed: u64) -> Vec<StateUpdate> {
                 .wrapping_add(1_442_695_040_888_963_407);
             let index = (state >> 33) as u32 % size;
             StateUpdate {
-                key_hash: key_hash(&index.to_le_bytes()),
+                position: application_position(&index.to_le_bytes()),
                 value: Some(Bytes::from(vec![0xab; VALUE_BYTES])),
             }
         })
         .collect();
-    updates.sort_by_key(|update| update.key_hash);
-    updates.dedup_by_key(|update| update.key_hash);
+    updates.sort_by_key(|update| update.position);
+    updates.dedup_by_key(|update| update.position);
     updates.truncate(BATCH_UPDATES);
     updates
 }
@@ -88,7 +90,7 @@ fn state_tree(c: &mut Criterion) {
         let genesis: Vec<StateUpdate> = keys
             .iter()
             .map(|key| StateUpdate {
-                key_hash: *key,
+                position: *key,
                 value: Some(Bytes::from(vec![0u8; VALUE_BYTES])),
             })
             .collect();
@@ -112,7 +114,7 @@ fn state_tree(c: &mut Criterion) {
             .iter()
             .map(|update| {
                 (
-                    KeyHash(update.key_hash.0),
+                    KeyHash(update.position.0),
                     update.value.as_ref().map(|v| v.to_vec()),
                 )
             })
@@ -174,7 +176,7 @@ impl jmt::storage::TreeReader for JmtOnRocks<'_> {
     fn get_value_option(
         &self,
         max_version: u64,
-        key_hash: KeyHash,
+        position: KeyHash,
     ) -> anyhow::Result<Option<Vec<u8>>> {
         let mut key = key_hash.0.to_vec();
         key.extend_from_slice(&max_version.to_be_bytes());
@@ -203,7 +205,7 @@ fn jmt_commit(store: &RocksStore, update: &jmt::storage::TreeUpdateBatch) {
             borsh::to_vec(node).expect("borsh"),
         );
     }
-    for ((version, key_hash), value) in update.node_batch.values() {
+    for ((version, application_position), value) in update.node_batch.values() {
         let mut key = key_hash.0.to_vec();
         key.extend_from_slice(&version.to_be_bytes());
         batch.put(
@@ -239,7 +241,7 @@ fn state_tree_on_rocks(c: &mut Criterion) {
         let genesis: Vec<StateUpdate> = keys
             .iter()
             .map(|key| StateUpdate {
-                key_hash: *key,
+                position: *key,
                 value: Some(Bytes::from(vec![0u8; VALUE_BYTES])),
             })
             .collect();
@@ -299,7 +301,7 @@ fn state_tree_on_rocks(c: &mut Criterion) {
             .map(|updates| {
                 updates
                     .iter()
-                    .map(|u| (KeyHash(u.key_hash.0), u.value.as_ref().map(|v| v.to_vec())))
+                    .map(|u| (KeyHash(u.position.0), u.value.as_ref().map(|v| v.to_vec())))
                     .collect()
             })
             .collect();

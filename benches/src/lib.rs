@@ -52,6 +52,7 @@ pub fn block_of(transactions: Vec<Transaction>) -> Block {
         timestamp_ms: 0,
         tx_count: transactions.len() as u32,
         tx_root: Hash::ZERO,
+        receipts_root: Hash::ZERO,
         state_root: Hash::ZERO,
         history_root: Hash::ZERO,
     };

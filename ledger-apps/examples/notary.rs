@@ -3,11 +3,11 @@
 
 use ed25519_dalek::SigningKey;
 use ledger_apps::notary::{anchor_key, Anchor, Notary};
-use ledger_core::engine::{Ledger, LedgerConfig};
-use ledger_core::execute::application_position;
-use ledger_core::state_tree::verify_state_proof;
+use ledger_core::application_position;
+use ledger_core::verify_state_proof;
+use ledger_core::MemStore;
 use ledger_core::{Hash, Transaction};
-use ledger_storage::MemStore;
+use ledger_core::{Ledger, LedgerConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     const CHAIN: u64 = 2;

@@ -6,11 +6,11 @@ use ed25519_dalek::SigningKey;
 use ledger_apps::provenance::{
     shipment_key, trail_key, CustodyStep, Operation, Provenance, Shipment,
 };
-use ledger_core::engine::{Ledger, LedgerConfig};
-use ledger_core::execute::application_position;
-use ledger_core::state_tree::verify_state_proof;
+use ledger_core::application_position;
+use ledger_core::verify_state_proof;
+use ledger_core::MemStore;
+use ledger_core::{Ledger, LedgerConfig};
 use ledger_core::{PublicKey, Transaction};
-use ledger_storage::MemStore;
 
 struct Party {
     key: SigningKey,

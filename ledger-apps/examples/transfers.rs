@@ -5,9 +5,9 @@
 
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{balance_key, Operation, Transfers};
-use ledger_core::engine::{verify_transaction_inclusion, Ledger, LedgerConfig};
-use ledger_core::execute::application_position;
-use ledger_core::state_tree::verify_state_proof;
+use ledger_core::application_position;
+use ledger_core::verify_state_proof;
+use ledger_core::{verify_transaction_inclusion, Ledger, LedgerConfig};
 use ledger_core::{PublicKey, Transaction};
 use ledger_storage::RocksStore;
 

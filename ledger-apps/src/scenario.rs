@@ -19,9 +19,7 @@
 )]
 
 use ed25519_dalek::SigningKey;
-use ledger_core::engine::{Ledger, LedgerConfig};
-use ledger_core::{Block, Hash, PublicKey, Signature, Transaction};
-use ledger_storage::MemStore;
+use ledger_core::{Block, Hash, Ledger, LedgerConfig, MemStore, PublicKey, Signature, Transaction};
 
 use crate::transfers::{balance_key, Operation, Transfers};
 
@@ -37,7 +35,7 @@ fn config() -> LedgerConfig {
     let mut config = LedgerConfig::new(CHAIN);
     config.state_retention = 3;
     config.node_cache_bytes = 1 << 20;
-    config.value_cache_entries = 1 << 10;
+    config.value_cache_bytes = 1 << 16;
     config
 }
 
@@ -98,7 +96,7 @@ pub fn run_transfer_scenario(data: &[u8]) {
         if tamper {
             let (mut header, txs) = block.clone().into_parts();
             header.state_root = Hash([0xee; 32]);
-            let before = replica.head().copied();
+            let before = replica.applied_head().copied();
             let forged = Block::new(header, txs).expect("same size");
             if let Ok(verified) = replica.verify_block(forged) {
                 assert!(
@@ -107,7 +105,7 @@ pub fn run_transfer_scenario(data: &[u8]) {
                 );
             }
             assert_eq!(
-                replica.head().copied(),
+                replica.applied_head().copied(),
                 before,
                 "a refused block changed the head"
             );
@@ -115,7 +113,11 @@ pub fn run_transfer_scenario(data: &[u8]) {
         replica
             .apply_block(replica.verify_block(block).expect("replica verifies"))
             .expect("replica applies");
-        assert_eq!(replica.head(), proposer.head(), "replica diverged");
+        assert_eq!(
+            replica.applied_head(),
+            proposer.applied_head(),
+            "replica diverged"
+        );
         assert_eq!(
             total_supply(proposer, &accounts),
             GENESIS_BALANCE * ACCOUNTS as u64,

@@ -18,8 +18,11 @@ use ed25519_dalek::SigningKey;
 use ledger_apps::provenance::{
     need_key, shipment_key, trail_key, CustodyStep, Need, Operation, Provenance, Shipment,
 };
-use ledger_core::execute::{application_position, execute_transactions, BlockContext, StateRead};
 use ledger_core::machine::Receipt;
+use ledger_core::state_tree::StateTreeError;
+use ledger_core::{
+    application_position, execute_transactions, BlockContext, InvalidTransactions, StateRead,
+};
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
 
@@ -29,7 +32,7 @@ const CHAIN: u64 = 3;
 struct MapState(HashMap<Hash, Bytes>);
 
 impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, String> {
+    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
         Ok(self.0.get(position).cloned())
     }
 }
@@ -105,17 +108,21 @@ impl World {
             Transaction::sign(&self.keys[index], CHAIN, self.nonces[index], op.encode()).unwrap();
         self.nonces[index] += 1;
         let id = tx.id();
-        let context = BlockContext {
-            chain_id: CHAIN,
-            height: self.height,
-            timestamp_ms: self.height,
-        };
+        let context = BlockContext::new(CHAIN, self.height, self.height);
         self.height += 1;
-        let executed = execute_transactions(&self.app, &self.state, context, &[tx], &[id]).unwrap();
+        let executed = execute_transactions(
+            &self.app,
+            &self.state,
+            context,
+            &[tx],
+            &[id],
+            InvalidTransactions::Refuse,
+        )
+        .unwrap();
         for update in &executed.updates {
             match &update.value {
-                Some(value) => self.state.0.insert(update.key_hash, value.clone()),
-                None => self.state.0.remove(&update.key_hash),
+                Some(value) => self.state.0.insert(update.position, value.clone()),
+                None => self.state.0.remove(&update.position),
             };
         }
         self.signers.insert(id, self.key(actor));

@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{balance_key, Operation, Transfers, INSUFFICIENT_FUNDS};
-use ledger_core::execute::{
-    application_position, execute_transactions, nonce_position, BlockContext, ExecutionError,
-    StateRead,
-};
 use ledger_core::machine::Receipt;
+use ledger_core::state_tree::StateTreeError;
+use ledger_core::{
+    application_position, execute_transactions, nonce_position, BlockContext, ExecutedBlock,
+    ExecutionError, InvalidTransactions, StateRead,
+};
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
 
@@ -29,17 +30,17 @@ const CHAIN: u64 = 9;
 struct MapState(HashMap<Hash, Bytes>);
 
 impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, String> {
+    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
         Ok(self.0.get(position).cloned())
     }
 }
 
 impl MapState {
-    fn apply(&mut self, executed: &ledger_core::execute::ExecutedBlock) {
+    fn apply(&mut self, executed: &ExecutedBlock) {
         for update in &executed.updates {
             match &update.value {
-                Some(value) => self.0.insert(update.key_hash, value.clone()),
-                None => self.0.remove(&update.key_hash),
+                Some(value) => self.0.insert(update.position, value.clone()),
+                None => self.0.remove(&update.position),
             };
         }
     }
@@ -56,11 +57,7 @@ fn keys(n: u8) -> Vec<SigningKey> {
 }
 
 fn context(height: u64) -> BlockContext {
-    BlockContext {
-        chain_id: CHAIN,
-        height,
-        timestamp_ms: 0,
-    }
+    BlockContext::new(CHAIN, height, 0)
 }
 
 fn run(
@@ -68,9 +65,16 @@ fn run(
     state: &MapState,
     height: u64,
     txs: &[Transaction],
-) -> Result<ledger_core::execute::ExecutedBlock, ExecutionError> {
+) -> Result<ExecutedBlock, ExecutionError> {
     let ids: Vec<Hash> = txs.iter().map(Transaction::id).collect();
-    execute_transactions(app, state, context(height), txs, &ids)
+    execute_transactions(
+        app,
+        state,
+        context(height),
+        txs,
+        &ids,
+        InvalidTransactions::Refuse,
+    )
 }
 
 proptest! {
@@ -112,7 +116,7 @@ proptest! {
         // The only way a transfer fails here is a balance below the amount.
         for receipt in &executed.receipts {
             if let Receipt::Failed(failure) = receipt {
-                prop_assert_eq!(failure.code, INSUFFICIENT_FUNDS);
+                prop_assert_eq!(failure.code(), INSUFFICIENT_FUNDS);
             }
         }
         // Every sender's nonce advanced by its number of transactions.
@@ -138,10 +142,10 @@ fn failed_transaction_changes_only_the_nonce() {
     };
     let tx = Transaction::sign(poor, CHAIN, 0, op.encode()).unwrap();
     let executed = run(&app, &state, 0, &[tx]).unwrap();
-    assert!(matches!(&executed.receipts[0], Receipt::Failed(f) if f.code == INSUFFICIENT_FUNDS));
+    assert!(matches!(&executed.receipts[0], Receipt::Failed(f) if f.code() == INSUFFICIENT_FUNDS));
     assert_eq!(executed.updates.len(), 1);
     assert_eq!(
-        executed.updates[0].key_hash,
+        executed.updates[0].position,
         nonce_position(&PublicKey::from_signing_key(poor))
     );
 }

@@ -26,10 +26,10 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_core::engine::{verify_block, Ledger, VerifiedBlock};
 use ledger_core::store::Store;
 use ledger_core::verify::SignatureVerifier;
 use ledger_core::Block;
+use ledger_core::{verify_block, Ledger, VerifiedBlock};
 use ledger_storage::{MemStore, RocksStore};
 use workload::{ledger_config, BenchApp, WorkloadKind, WorkloadOptions, CHAIN_ID};
 

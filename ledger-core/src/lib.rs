@@ -2,42 +2,65 @@
 //!
 //! The storage-independent heart of the ledger engine: the data types and
 //! their canonical codec, the hash domains, signature verification, Merkle
-//! hashing and proofs, the [`store`] trait that backends implement, and the
-//! engine that applies and commits blocks.
+//! hashing and proofs, the [`Store`] trait that backends implement (with an
+//! in-memory [`MemStore`]), and the [`Ledger`] engine that verifies,
+//! executes, commits and proves blocks.
 //!
-//! `ledger-core` does no I/O of its own and knows nothing of RocksDB; storage
-//! backends live in `ledger-storage`. Every function that takes bytes from
-//! outside (blocks, transactions, proofs) returns a typed error on bad input
-//! and never panics or allocates an amount the input chose.
+//! `ledger-core` does no I/O of its own and knows nothing of RocksDB (the
+//! `ledger-storage` crate has the RocksDB backend). Every function that
+//! takes bytes from outside (blocks, transactions, proofs) returns a typed
+//! error on bad input and never panics or allocates an amount the input
+//! chose.
 //!
-//! ## Example
+//! ## Embedding a ledger
+//!
+//! An application is a [`StateMachine`]; the ledger runs it over a store:
 //!
 //! ```
 //! use ed25519_dalek::SigningKey;
-//! use ledger_core::{Block, BlockHeader, Hash, Transaction, BLOCK_FORMAT_VERSION};
+//! use ledger_core::{Failure, Ledger, LedgerConfig, MemStore, StateAccess, StateMachine, Transaction, TxContext};
 //!
-//! let donor = SigningKey::from_bytes(&[7u8; 32]);
-//! let tx = Transaction::sign(&donor, 1, 0, &b"pledge: 200 boxes of masks"[..])?;
-//! let header = BlockHeader {
-//!     version: BLOCK_FORMAT_VERSION,
-//!     chain_id: 1,
-//!     height: 0,
-//!     parent: Hash::ZERO,
-//!     timestamp_ms: 1_700_000_000_000,
-//!     tx_count: 1,
-//!     tx_root: Hash::ZERO,
-//!     state_root: Hash::ZERO,
-//!     history_root: Hash::ZERO,
-//! };
-//! let block = Block::new(header, vec![tx])?;
-//! let bytes = block.encode();
-//! assert_eq!(Block::decode(&bytes)?, block);
+//! /// Records each payload under the sender's key: a one-line notary.
+//! struct Notary;
+//! impl StateMachine for Notary {
+//!     fn execute(&self, tx: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
+//!         state.put(&tx.tx.sender().0, tx.tx.payload().clone())?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut ledger = Ledger::open(MemStore::new(), Notary, LedgerConfig::new(7))?;
+//! let clinic = SigningKey::from_bytes(&[1; 32]);
+//! let tx = Transaction::sign(&clinic, 7, 0, &b"received 200 boxes of masks"[..])?;
+//! let block = ledger.build_block(vec![tx], 1_700_000_000_000)?; // a proposer
+//! ledger.apply_block(ledger.verify_block(block)?)?; // every node; durable on return
+//!
+//! // Anyone holding a trusted header can check the answer without the node.
+//! let record = ledger.state(&clinic.verifying_key().to_bytes(), None)?;
+//! record.verify(&clinic.verifying_key().to_bytes(), &record.header.state_root)?;
+//! assert_eq!(record.value.as_deref(), Some(&b"received 200 boxes of masks"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Queries answer with proofs that standalone functions check:
+//! [`StateRecord::verify`], [`TransactionRecord::verify`],
+//! [`verify_block_in_history`], [`verify_state_proof`], [`verify_inclusion`],
+//! [`verify_consistency`].
+//!
+//! ## Where things are
+//! [`types`] and [`codec`] (blocks and transactions as bytes), [`hash`]
+//! (domains), [`limits`] (every bound), [`verify`] (signatures),
+//! [`merkle`] (transaction, receipts and history trees and their proofs),
+//! [`state_tree`] (the authenticated state), [`machine`] (the application
+//! interface), [`store`] (the storage interface, [`MemStore`],
+//! [`FaultyStore`]), [`cache`] (byte-bounded caches); the engine's own
+//! parts are private and re-exported here. `docs/ARCHITECTURE.md` is the
+//! map.
+//!
 //! ## Limits
-//! Every bound on untrusted input is a named constant in [`limits`], checked
-//! before allocation and tested at its boundary.
+//! Every bound on what blocks, transactions and applications may do is a
+//! named constant in [`limits`], checked before allocation and tested at
+//! its boundary.
 //!
 //! ## Non-goals
 //! It is not a node: networking, consensus, mempool policy and block
@@ -79,6 +102,8 @@ pub use merkle::{
 pub use state_tree::{
     application_position, nonce_position, verify_state_proof, StateProof, StateProofError,
 };
-pub use store::{Column, Durability, FaultyStore, MemStore, Store, StoreError, StoreRead, WriteBatch};
+pub use store::{
+    Column, Durability, FaultyStore, MemStore, Store, StoreError, StoreRead, WriteBatch,
+};
 pub use types::{Block, BlockHeader, KeyError, PublicKey, Signature, Transaction};
 pub use verify::{verify_single, SignatureVerifier, VerifyError};

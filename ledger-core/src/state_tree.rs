@@ -44,10 +44,10 @@ pub use memory::MemoryStateTree;
 pub use node::{
     leaf_key, range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots, LEAF_KEY_BYTES,
 };
+pub use position::{application_position, nonce_position};
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
-pub use position::{application_position, nonce_position};
 pub use prove::prove;
 pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};

@@ -132,7 +132,8 @@ pub fn encode(ops: &[Op]) -> Bytes {
                 out.extend_from_slice(&to.0);
                 out.extend_from_slice(&amount.to_le_bytes());
             }
-            Op::PutMany { count, value_len } | Op::EmitMany {
+            Op::PutMany { count, value_len }
+            | Op::EmitMany {
                 count,
                 data_len: value_len,
             } => {
@@ -236,7 +237,11 @@ fn balance(state: &mut dyn StateAccess, account: &PublicKey) -> Result<u64, Fail
         .unwrap_or(0))
 }
 
-fn set_balance(state: &mut dyn StateAccess, account: &PublicKey, value: u64) -> Result<(), Failure> {
+fn set_balance(
+    state: &mut dyn StateAccess,
+    account: &PublicKey,
+    value: u64,
+) -> Result<(), Failure> {
     let key = account_key(account);
     if value == 0 {
         state.delete(&key)?;
@@ -255,7 +260,8 @@ pub struct ScriptedApp {
 
 impl StateMachine for ScriptedApp {
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
-        let ops = decode(context.tx.payload()).ok_or_else(|| Failure::new(MALFORMED, "not a script"))?;
+        let ops =
+            decode(context.tx.payload()).ok_or_else(|| Failure::new(MALFORMED, "not a script"))?;
         let sender = *context.tx.sender();
         for op in ops {
             match op {
@@ -309,7 +315,10 @@ pub fn key(n: u8) -> SigningKey {
 /// Signs a script as a transaction of chain `chain_id`.
 pub fn sign(key: &SigningKey, chain_id: u64, nonce: u64, ops: &[Op]) -> Transaction {
     // Test scripts stay far below the payload limit.
-    #[allow(clippy::expect_used, reason = "test support: a too-large script is a test bug")]
+    #[allow(
+        clippy::expect_used,
+        reason = "test support: a too-large script is a test bug"
+    )]
     Transaction::sign(key, chain_id, nonce, encode(ops)).expect("script fits a payload")
 }
 

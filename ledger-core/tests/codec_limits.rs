@@ -24,6 +24,7 @@ fn header(tx_count: u32) -> BlockHeader {
         timestamp_ms: 0,
         tx_count,
         tx_root: Hash::ZERO,
+        receipts_root: Hash::ZERO,
         state_root: Hash::ZERO,
         history_root: Hash::ZERO,
     }
@@ -191,18 +192,21 @@ fn block_bytes_at_limit_roundtrips_and_one_over_is_rejected() {
 
 #[test]
 fn unknown_version_is_rejected() {
-    let mut bytes = header(0).encode().to_vec();
-    bytes[0..2].copy_from_slice(&2u16.to_le_bytes());
-    assert_eq!(
-        Block::decode(&Bytes::from(bytes)),
-        Err(DecodeError::UnsupportedVersion {
-            offset: 0,
-            version: 2,
-            supported: BLOCK_FORMAT_VERSION
-        })
-    );
+    // The previous version (1, without a receipts root) and the next one.
+    for version in [BLOCK_FORMAT_VERSION - 1, BLOCK_FORMAT_VERSION + 1] {
+        let mut bytes = header(0).encode().to_vec();
+        bytes[0..2].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            Block::decode(&Bytes::from(bytes)),
+            Err(DecodeError::UnsupportedVersion {
+                offset: 0,
+                version,
+                supported: BLOCK_FORMAT_VERSION
+            })
+        );
+    }
     let mut future = header(0);
-    future.version = 2;
+    future.version = BLOCK_FORMAT_VERSION + 1;
     assert!(matches!(
         Block::new(future, vec![]),
         Err(EncodeError::UnsupportedVersion { .. })

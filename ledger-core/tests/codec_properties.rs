@@ -46,13 +46,18 @@ fn arb_block() -> impl Strategy<Value = Block> {
         any::<u64>(),
         arb_hash(),
         any::<u64>(),
-        arb_hash(),
-        arb_hash(),
-        arb_hash(),
+        (arb_hash(), arb_hash(), arb_hash(), arb_hash()),
         prop::collection::vec(arb_tx(), 0..12),
     )
         .prop_map(
-            |(chain_id, height, parent, timestamp_ms, tx_root, state_root, history_root, txs)| {
+            |(
+                chain_id,
+                height,
+                parent,
+                timestamp_ms,
+                (tx_root, receipts_root, state_root, history_root),
+                txs,
+            )| {
                 let header = BlockHeader {
                     version: BLOCK_FORMAT_VERSION,
                     chain_id,
@@ -61,6 +66,7 @@ fn arb_block() -> impl Strategy<Value = Block> {
                     timestamp_ms,
                     tx_count: txs.len() as u32,
                     tx_root,
+                    receipts_root,
                     state_root,
                     history_root,
                 };

@@ -214,7 +214,10 @@ fn a_failed_background_commit_is_reported_and_reopen_finds_the_last_durable_bloc
         matches!(error, LedgerError::Poisoned(StoreError::Io { .. })),
         "{error:?}"
     );
-    assert!(!error.is_block_invalid(), "a failed commit is the node's fault");
+    assert!(
+        !error.is_block_invalid(),
+        "a failed commit is the node's fault"
+    );
     // Every later call reports it; the durable height stays at block 2.
     assert!(matches!(replica.flush(), Err(LedgerError::Poisoned(_))));
     assert!(matches!(
@@ -259,7 +262,10 @@ fn the_durable_height_trails_the_applied_height_only_while_a_commit_runs() {
     // Without waiting, the durable height reaches the head by itself.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while replica.durable_height() != Some(4) {
-        assert!(std::time::Instant::now() < deadline, "the commit never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the commit never ended"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(replica.durable_head().as_ref(), replica.applied_head());
@@ -272,5 +278,3 @@ fn the_durable_height_trails_the_applied_height_only_while_a_commit_runs() {
         assert_eq!(synchronous.durable_height(), synchronous.applied_height());
     }
 }
-
-

@@ -64,7 +64,10 @@ fn queries_come_with_proofs_that_verify() {
                 verify_block_in_history(&head, &record.header, &proof).unwrap();
             }
             // A proof checked against another block's header fails.
-            if let Some(other) = chain.iter().find(|b| b.id() != block.id() && b.header().tx_count > 0) {
+            if let Some(other) = chain
+                .iter()
+                .find(|b| b.id() != block.id() && b.header().tx_count > 0)
+            {
                 assert!(record.verify(other.header()).is_err());
             }
         }
@@ -102,12 +105,17 @@ fn refused_blocks_change_nothing() {
 
     // Tampered roots: refused after execution, nothing written.
     for (root, mutate) in [
-        ("state", (|h: &mut BlockHeader| h.state_root = Hash([1; 32])) as fn(&mut BlockHeader)),
+        (
+            "state",
+            (|h: &mut BlockHeader| h.state_root = Hash([1; 32])) as fn(&mut BlockHeader),
+        ),
         ("receipts", |h| h.receipts_root = Hash([1; 32])),
     ] {
         let mut bad = header;
         mutate(&mut bad);
-        let verified = ledger.verify_block(Block::new(bad, txs.clone()).unwrap()).unwrap();
+        let verified = ledger
+            .verify_block(Block::new(bad, txs.clone()).unwrap())
+            .unwrap();
         let error = ledger.apply_block(verified).unwrap_err();
         assert!(
             matches!(error, LedgerError::RootMismatch { root: found, .. } if found == root),
@@ -124,7 +132,9 @@ fn refused_blocks_change_nothing() {
     ] {
         let mut bad = header;
         mutate(&mut bad);
-        let verified = ledger.verify_block(Block::new(bad, txs.clone()).unwrap()).unwrap();
+        let verified = ledger
+            .verify_block(Block::new(bad, txs.clone()).unwrap())
+            .unwrap();
         let error = ledger.apply_block(verified).unwrap_err();
         assert!(error.is_block_invalid(), "{error:?}");
     }
@@ -134,7 +144,9 @@ fn refused_blocks_change_nothing() {
     let mut sig = forged[0].signature().0;
     sig[0] ^= 1;
     forged[0] = forged[0].clone().with_signature(Signature(sig));
-    let err = ledger.verify_block(Block::new(header, forged).unwrap()).unwrap_err();
+    let err = ledger
+        .verify_block(Block::new(header, forged).unwrap())
+        .unwrap_err();
     assert!(matches!(err, LedgerError::InvalidSignatures(_)), "{err:?}");
     // A tampered transaction root.
     let mut bad = header;
@@ -147,7 +159,10 @@ fn refused_blocks_change_nothing() {
         })
     ));
     assert_eq!(*ledger.applied_head().unwrap(), head_before);
-    assert!(snapshot(&store) == contents_before, "a refused block wrote to the store");
+    assert!(
+        snapshot(&store) == contents_before,
+        "a refused block wrote to the store"
+    );
     // Reopened, the store is at the same head; the real block still applies.
     let mut reopened = Ledger::open(store, app(), config()).unwrap();
     assert_eq!(*reopened.applied_head().unwrap(), head_before);

@@ -50,6 +50,7 @@ fn golden_block(tx_count: u64) -> Block {
         timestamp_ms: 1_767_225_600_000,
         tx_count: tx_count as u32,
         tx_root: Hash([0x11; 32]),
+        receipts_root: Hash([0x44; 32]),
         state_root: Hash([0x22; 32]),
         history_root: Hash([0x33; 32]),
     };
@@ -78,12 +79,12 @@ fn check_or_bless(path: &Path, bytes: &[u8]) {
 #[test]
 fn golden_block_fixture_is_stable() {
     let block = golden_block(7);
-    let path = repo_root().join("ledger-core/tests/fixtures/block_v1_7tx.bin");
+    let path = repo_root().join("ledger-core/tests/fixtures/block_v2_7tx.bin");
     check_or_bless(&path, &block.encode());
     let decoded = Block::decode(&Bytes::from(std::fs::read(&path).unwrap())).unwrap();
     assert_eq!(decoded, block);
-    // The ids are part of the format: they must never change for version 1.
-    let ids_path = repo_root().join("ledger-core/tests/fixtures/block_v1_7tx.ids");
+    // The ids are part of the format: they must never change for version 2.
+    let ids_path = repo_root().join("ledger-core/tests/fixtures/block_v2_7tx.ids");
     let mut ids = format!("block {}\n", decoded.id());
     for tx in decoded.transactions() {
         ids.push_str(&format!("tx {}\n", tx.id()));

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use ledger_core::state_tree::{
-    key_hash, verify_state_proof, MemoryStateTree, StateProof, StateUpdate,
+    application_position, verify_state_proof, MemoryStateTree, StateProof, StateUpdate,
 };
 use ledger_core::Hash;
 
@@ -66,18 +66,18 @@ fn write_seeds() {
     let mut tree = MemoryStateTree::new();
     let mut updates: Vec<StateUpdate> = (0u32..50)
         .map(|i| StateUpdate {
-            key_hash: key_hash(format!("shipment-{i}").as_bytes()),
+            position: application_position(format!("shipment-{i}").as_bytes()),
             value: Some(Bytes::from(format!("custody: warehouse {}", i % 7))),
         })
         .collect();
-    updates.sort_by_key(|u| u.key_hash);
+    updates.sort_by_key(|u| u.position);
     let root = tree.update(0, &updates).unwrap();
     std::fs::create_dir_all(corpus_dir()).unwrap();
     for (n, name) in ["shipment-3", "shipment-41", "absent-record"]
         .iter()
         .enumerate()
     {
-        let key = key_hash(name.as_bytes());
+        let key = application_position(name.as_bytes());
         let (value, proof) = tree.prove(0, &key).unwrap();
         let input = fuzz_input(&root, &key, value.as_deref(), &proof);
         std::fs::write(corpus_dir().join(format!("seed-valid-{n}")), input).unwrap();

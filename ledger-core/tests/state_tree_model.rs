@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use ledger_core::state_tree::{
-    key_hash, root_from_pairs, value_hash, verify_state_proof, MemoryStateTree, StateProof,
-    StateTreeError, StateUpdate,
+    application_position, root_from_pairs, value_hash, verify_state_proof, MemoryStateTree,
+    StateProof, StateTreeError, StateUpdate,
 };
 use ledger_core::Hash;
 use proptest::prelude::*;
@@ -37,18 +37,21 @@ fn arb_batch() -> impl Strategy<Value = Vec<(u16, Option<Vec<u8>>)>> {
 fn to_updates(batch: &[(u16, Option<Vec<u8>>)]) -> Vec<StateUpdate> {
     let mut map = BTreeMap::new();
     for (key, value) in batch {
-        map.insert(key_hash(&key.to_le_bytes()), value.clone().map(Bytes::from));
+        map.insert(
+            application_position(&key.to_le_bytes()),
+            value.clone().map(Bytes::from),
+        );
     }
     map.into_iter()
-        .map(|(key_hash, value)| StateUpdate { key_hash, value })
+        .map(|(position, value)| StateUpdate { position, value })
         .collect()
 }
 
 fn apply_model(model: &mut Model, updates: &[StateUpdate]) {
     for update in updates {
         match &update.value {
-            Some(value) => model.insert(update.key_hash, value.clone()),
-            None => model.remove(&update.key_hash),
+            Some(value) => model.insert(update.position, value.clone()),
+            None => model.remove(&update.position),
         };
     }
 }
@@ -66,7 +69,7 @@ fn check_version(tree: &MemoryStateTree, version: u64, model: &Model) -> Result<
         prop_assert_eq!(&reencoded, &proof);
     }
     for absent in 1000u16..1010 {
-        let key = key_hash(&absent.to_le_bytes());
+        let key = application_position(&absent.to_le_bytes());
         let (got, proof) = tree.prove(version, &key)?;
         prop_assert!(got.is_none());
         verify_state_proof(&root, &key, None, &proof)?;
@@ -131,14 +134,16 @@ proptest! {
 #[test]
 fn pruning_frees_stale_records() {
     let mut tree = MemoryStateTree::new();
-    let keys: Vec<Hash> = (0u32..2_000).map(|i| key_hash(&i.to_le_bytes())).collect();
+    let keys: Vec<Hash> = (0u32..2_000)
+        .map(|i| application_position(&i.to_le_bytes()))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     for version in 0..10u64 {
         let updates: Vec<StateUpdate> = sorted
             .iter()
             .map(|key| StateUpdate {
-                key_hash: *key,
+                position: *key,
                 value: Some(Bytes::from(version.to_le_bytes().to_vec())),
             })
             .collect();
@@ -154,11 +159,13 @@ fn pruning_frees_stale_records() {
 #[test]
 fn same_writes_on_one_and_two_threads() {
     let updates: Vec<StateUpdate> = {
-        let mut keys: Vec<Hash> = (0u32..5_000).map(|i| key_hash(&i.to_le_bytes())).collect();
+        let mut keys: Vec<Hash> = (0u32..5_000)
+            .map(|i| application_position(&i.to_le_bytes()))
+            .collect();
         keys.sort();
         keys.into_iter()
-            .map(|key_hash| StateUpdate {
-                key_hash,
+            .map(|position| StateUpdate {
+                position,
                 value: Some(Bytes::from_static(b"v")),
             })
             .collect()

@@ -5,16 +5,17 @@
 //! * `RocksStore` (feature `rocks`, on by default): RocksDB with one column
 //!   family per ledger column, each tuned for how it is read (see
 //!   `docs/STORAGE.md`). The default for nodes.
-//! * [`MemStore`]: in memory, with the same semantics (atomic batches,
-//!   snapshots); for tests, fuzzing and embedders that want no disk.
+//! * [`MemStore`] (re-exported from `ledger_core::store`, where it lives so
+//!   that the engine's tests need no backend): in memory, with the same
+//!   semantics (atomic batches, snapshots).
 //!
-//! Both pass one conformance suite (`conformance`, behind the `testing`
-//! feature), which a downstream project can run against its own `Store`.
+//! Every backend passes one conformance suite (`conformance`, behind the
+//! `testing` feature), which a downstream project can run against its own
+//! `Store`.
 //!
 //! This crate never interprets keys or values: it knows bytes in columns, not
 //! blocks, transactions or proofs.
 
-mod mem;
 #[cfg(feature = "rocks")]
 mod rocks;
 
@@ -23,6 +24,6 @@ pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod crash;
 
-pub use mem::MemStore;
+pub use ledger_core::store::MemStore;
 #[cfg(feature = "rocks")]
 pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES};

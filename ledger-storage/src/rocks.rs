@@ -29,10 +29,21 @@
 //!   fsync to the OS (a process crash loses nothing, a power loss may lose
 //!   the latest commits, never part of one).
 //!
-//! On open the store checks a marker and the schema version in the meta
-//! column, and maps RocksDB's errors to [`StoreError`] variants a user can act
-//! on (not a ledger, locked, schema mismatch, corruption, I/O).
+//! On open the store takes its own lock (`LEDGER.lock` in the store's
+//! directory, an advisory file lock held while the store is open; a second
+//! open gets [`StoreError::Locked`], decided by the lock's error kind, never
+//! by an error message), checks a marker and the schema version in the meta
+//! column, and maps RocksDB's errors to [`StoreError`] variants a user can
+//! act on (not a ledger, schema mismatch, corruption, I/O).
+//!
+//! **A new store appears whole or not at all.** It is created in a
+//! temporary sibling directory (`.NAME.creating-…`), given its marker and
+//! schema version with a synced write, closed, and renamed into place, so
+//! that a crash at any moment of a first start leaves either no store
+//! (the next open creates it, and removes the abandoned temporary
+//! directory) or a complete, empty one.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -56,6 +67,11 @@ const MARKER_KEY: &[u8] = b"ledger-store";
 const MARKER_VALUE: &[u8] = b"ledger-core store";
 /// Meta key of the schema version (u32 LE).
 const SCHEMA_KEY: &[u8] = b"schema-version";
+/// The store's lock file, in its directory.
+const LOCK_FILE: &str = "LEDGER.lock";
+/// Marks the temporary directory of a store being created:
+/// `.NAME.creating-PID-NANOS` beside the store's path.
+const CREATING: &str = ".creating-";
 
 /// Tuning knobs of a [`RocksStore`].
 #[derive(Clone, Debug)]
@@ -92,6 +108,9 @@ pub struct RocksStore {
     db: DB,
     path: PathBuf,
     poisoned: AtomicBool,
+    /// Held while the store is open; declared after `db`, so that the
+    /// database is closed before the lock is released.
+    _lock: File,
 }
 
 impl std::fmt::Debug for RocksStore {
@@ -170,19 +189,105 @@ fn io_error(path: &Path, error: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Maps a RocksDB error to the variant a user can act on.
+/// Maps a RocksDB error to the variant a user can act on, by its kind
+/// (being locked out is decided by the store's own lock, before RocksDB
+/// opens).
 fn map_error(path: &Path, error: rocksdb::Error) -> StoreError {
     let text = error.to_string();
     match error.kind() {
         rocksdb::ErrorKind::Corruption => StoreError::Corruption { detail: text },
-        rocksdb::ErrorKind::IOError if text.contains("lock") || text.contains("LOCK") => {
-            StoreError::Locked {
-                path: path.display().to_string(),
-            }
-        }
         rocksdb::ErrorKind::IOError => io_error(path, text),
         _ => StoreError::Backend { detail: text },
     }
+}
+
+/// Takes the store's lock in `dir` (creating the lock file if needed).
+fn lock_store(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_error(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: dir.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => Err(io_error(&path, error)),
+    }
+}
+
+/// Makes `path` a new, empty ledger store, all at once: built in a
+/// temporary sibling directory and renamed into place (see the module
+/// documentation).
+fn create_atomically(path: &Path, config: &RocksConfig) -> Result<(), StoreError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .ok_or_else(|| StoreError::NotALedger {
+            path: path.display().to_string(),
+            detail: "a path without a file name".into(),
+        })?;
+    remove_abandoned_creations(&parent, &name);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".{name}{CREATING}{}-{nanos}", std::process::id()));
+    std::fs::create_dir(&temporary).map_err(|e| io_error(&temporary, e))?;
+    let creation = (|| {
+        let _lock = lock_store(&temporary)?;
+        {
+            let store = RocksStore::open_db(&temporary, config)?;
+            let mut batch = WriteBatch::new();
+            batch.put(Column::Meta, MARKER_KEY, MARKER_VALUE);
+            batch.put(
+                Column::Meta,
+                SCHEMA_KEY,
+                SCHEMA_VERSION.to_le_bytes().to_vec(),
+            );
+            store.commit(batch, Durability::Synced)?;
+        }
+        sync_dir(&temporary)?;
+        match std::fs::rename(&temporary, path) {
+            Ok(()) => sync_dir(&parent),
+            // Another process created the store first: use theirs.
+            Err(_) if path.join("CURRENT").exists() => Ok(()),
+            Err(error) => Err(io_error(path, error)),
+        }
+    })();
+    if temporary.exists() {
+        let _ = std::fs::remove_dir_all(&temporary);
+    }
+    creation
+}
+
+/// Removes temporary directories of creations of `name` whose creator is
+/// gone (its lock can be taken).
+fn remove_abandoned_creations(parent: &Path, name: &str) {
+    let prefix = format!(".{name}{CREATING}");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with(&prefix)
+            && lock_store(&entry.path()).is_ok();
+        if abandoned {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| io_error(dir, e))
 }
 
 impl RocksStore {
@@ -195,41 +300,39 @@ impl RocksStore {
     /// Opens with explicit tuning.
     pub fn open_with(path: impl AsRef<Path>, config: RocksConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let fresh = check_path(&path)?;
-        let options = db_options(&config);
-        if !fresh {
-            let families = DB::list_cf(&options, &path).map_err(|e| map_error(&path, e))?;
-            if !families.iter().any(|name| name == Column::Meta.name()) {
-                return Err(StoreError::NotALedger {
-                    path: path.display().to_string(),
-                    detail: "a RocksDB database without the ledger's column families".into(),
-                });
-            }
+        if check_path(&path)? {
+            create_atomically(&path, &config)?;
         }
+        let options = db_options(&config);
+        let families = DB::list_cf(&options, &path).map_err(|e| map_error(&path, e))?;
+        if !families.iter().any(|name| name == Column::Meta.name()) {
+            return Err(StoreError::NotALedger {
+                path: path.display().to_string(),
+                detail: "a RocksDB database without the ledger's column families".into(),
+            });
+        }
+        let store = Self::open_db(&path, &config)?;
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Takes the lock and opens the database at `path` with the ledger's
+    /// column families, creating what is missing.
+    fn open_db(path: &Path, config: &RocksConfig) -> Result<Self, StoreError> {
+        let lock = lock_store(path)?;
+        let options = db_options(config);
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
         let descriptors = Column::ALL.iter().map(|column| {
-            ColumnFamilyDescriptor::new(column.name(), column_options(*column, &cache, &config))
+            ColumnFamilyDescriptor::new(column.name(), column_options(*column, &cache, config))
         });
-        let db = DB::open_cf_descriptors(&options, &path, descriptors)
-            .map_err(|e| map_error(&path, e))?;
-        let store = RocksStore {
+        let db =
+            DB::open_cf_descriptors(&options, path, descriptors).map_err(|e| map_error(path, e))?;
+        Ok(RocksStore {
             db,
-            path,
+            path: path.to_path_buf(),
             poisoned: AtomicBool::new(false),
-        };
-        if fresh {
-            let mut batch = WriteBatch::new();
-            batch.put(Column::Meta, MARKER_KEY, MARKER_VALUE);
-            batch.put(
-                Column::Meta,
-                SCHEMA_KEY,
-                SCHEMA_VERSION.to_le_bytes().to_vec(),
-            );
-            store.commit(batch, Durability::Synced)?;
-        } else {
-            store.check_schema()?;
-        }
-        Ok(store)
+            _lock: lock,
+        })
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {

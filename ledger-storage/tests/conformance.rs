@@ -1,12 +1,20 @@
-//! The `Store` conformance suite against both backends: the in-memory store
-//! and RocksDB (each check on a fresh store in its own temporary directory).
+//! The `Store` conformance suite against every backend: the in-memory
+//! store, the fault-injecting store with no fault set (so that tests which
+//! use it test a real store), and RocksDB (each check on a fresh store in
+//! its own temporary directory, with both memtable settings).
 
+use ledger_core::FaultyStore;
 use ledger_storage::conformance::run_all;
 use ledger_storage::{MemStore, RocksStore};
 
 #[test]
 fn mem_store_conforms() {
     run_all(MemStore::new);
+}
+
+#[test]
+fn faulty_store_without_faults_conforms() {
+    run_all(FaultyStore::default);
 }
 
 #[test]

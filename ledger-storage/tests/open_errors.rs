@@ -97,3 +97,40 @@ fn another_schema_version_is_refused() {
         }
     );
 }
+
+/// An I/O error is an I/O error, whatever words its message holds: the old
+/// classification read "lock" in the text (so a store under a directory
+/// named `blocks` that failed to open was reported as locked).
+#[test]
+fn an_io_error_whose_message_says_lock_is_not_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocklock");
+    std::fs::create_dir(&path).unwrap();
+    // A database whose manifest is gone: RocksDB fails with an I/O error
+    // that names the path.
+    std::fs::write(path.join("CURRENT"), b"MANIFEST-000001\n").unwrap();
+    let error = RocksStore::open(&path).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Io { detail, .. } if detail.contains("lock")),
+        "{error:?}"
+    );
+}
+
+/// A creation interrupted before its rename leaves a temporary directory
+/// that the next open removes, and the store appears complete.
+#[test]
+fn an_abandoned_creation_is_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let abandoned = dir.path().join(".ledger.creating-1-2");
+    std::fs::create_dir(&abandoned).unwrap();
+    std::fs::write(abandoned.join("CURRENT"), b"half").unwrap();
+    let store = RocksStore::open(dir.path().join("ledger")).unwrap();
+    assert!(!abandoned.exists());
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("ledger")]);
+    drop(store);
+    RocksStore::open(dir.path().join("ledger")).unwrap();
+}

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ledger_core::state_tree::{
-    add_writes_to_batch, apply_updates, key_hash, prove, verify_state_proof, MemoryStateTree,
-    NodeKey, StateTreeReader, StateUpdate, StoredStateTree,
+    add_writes_to_batch, application_position, apply_updates, prove, verify_state_proof,
+    MemoryStateTree, NodeKey, StateTreeReader, StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_storage::crash::{crash_seed, report_committed, run_child_and_kill};
@@ -37,14 +37,14 @@ fn updates_of(version: u64) -> Vec<StateUpdate> {
         .map(|_| {
             let key = rng.random_range(0..5_000u32);
             StateUpdate {
-                key_hash: key_hash(&key.to_le_bytes()),
+                position: application_position(&key.to_le_bytes()),
                 value: (rng.random_range(0..5) != 0)
                     .then(|| Bytes::from(format!("v{version}-{key}"))),
             }
         })
         .collect();
-    updates.sort_by_key(|u| u.key_hash);
-    updates.dedup_by_key(|u| u.key_hash);
+    updates.sort_by_key(|u| u.position);
+    updates.dedup_by_key(|u| u.position);
     updates
 }
 
@@ -120,7 +120,7 @@ fn killed_state_writer_reopens_at_last_committed_version() {
             tree.node(&NodeKey::root(version + 1)).unwrap().is_none(),
             "a root of the uncommitted next version is visible"
         );
-        for key in (0..50u32).map(|k| key_hash(&k.to_le_bytes())) {
+        for key in (0..50u32).map(|k| application_position(&k.to_le_bytes())) {
             let (value, proof) = prove(&tree, version, &key).unwrap();
             verify_state_proof(&root, &key, value.as_deref(), &proof).unwrap();
         }

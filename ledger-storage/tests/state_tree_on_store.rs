@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use ledger_core::state_tree::{
-    add_pruning_to_batch, add_writes_to_batch, apply_updates, key_hash, prove, verify_state_proof,
-    MemoryStateTree, StateTreeError, StateUpdate, StoredStateTree,
+    add_pruning_to_batch, add_writes_to_batch, application_position, apply_updates, prove,
+    verify_state_proof, MemoryStateTree, StateTreeError, StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Durability, Store, WriteBatch};
 use ledger_core::Hash;
@@ -24,7 +24,7 @@ use rand::{RngExt, SeedableRng};
 fn random_updates(rng: &mut rand::rngs::StdRng, keys: u32) -> Vec<StateUpdate> {
     let mut map = BTreeMap::new();
     for _ in 0..rng.random_range(1..200) {
-        let key = key_hash(&rng.random_range(0..keys).to_le_bytes());
+        let key = application_position(&rng.random_range(0..keys).to_le_bytes());
         let value = if rng.random_range(0..4) == 0 {
             None
         } else {
@@ -33,7 +33,10 @@ fn random_updates(rng: &mut rand::rngs::StdRng, keys: u32) -> Vec<StateUpdate> {
         map.insert(key, value);
     }
     map.into_iter()
-        .map(|(key_hash, value)| StateUpdate { key_hash, value })
+        .map(|(application_position, value)| StateUpdate {
+            application_position,
+            value,
+        })
         .collect()
 }
 
@@ -55,7 +58,9 @@ fn exercise(store: &dyn Store, seed: u64) {
         roots.push(expected);
     }
     let reader = StoredStateTree::new(store);
-    let probes: Vec<Hash> = (0..600u32).map(|i| key_hash(&i.to_le_bytes())).collect();
+    let probes: Vec<Hash> = (0..600u32)
+        .map(|i| application_position(&i.to_le_bytes()))
+        .collect();
     let check = |version: u64| {
         for key in &probes {
             let (value, proof) = prove(&reader, version, key).unwrap();

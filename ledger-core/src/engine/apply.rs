@@ -25,9 +25,7 @@ use super::commit::{InFlight, PendingReader, PendingState};
 use super::execute::{execute_transactions, BlockContext, InvalidTransactions};
 use super::head_values::CommittedState;
 use super::records::{encode_receipts, height_key, TxLocation, HEAD_KEY};
-use super::{
-    ApplyTimings, BlockOutcome, Committer, Head, Ledger, LedgerError, VerifiedBlock,
-};
+use super::{ApplyTimings, BlockOutcome, Committer, Head, Ledger, LedgerError, VerifiedBlock};
 
 /// A block between staging and becoming the head.
 struct Staged {
@@ -161,7 +159,12 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let VerifiedBlock { block, tx_ids } = verified;
         let header = *block.header();
         self.check_link(&header)?;
-        let executed = self.execute(&header, block.transactions(), &tx_ids, InvalidTransactions::Refuse)?;
+        let executed = self.execute(
+            &header,
+            block.transactions(),
+            &tx_ids,
+            InvalidTransactions::Refuse,
+        )?;
         let leaves = receipt_leaves(&tx_ids, &executed.receipts);
         check_root("receipts", header.receipts_root, merkle_root(&leaves))?;
         check_root("state", header.state_root, executed.writes.root_hash)?;
@@ -309,13 +312,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.settle()?;
         let stored = StoredStateTree::new(&*self.store);
         let key = NodeKey::root(version);
-        let node = self
-            .node_cache
-            .reader(&stored)
-            .node(&key)?
-            .ok_or_else(|| {
-                LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
-            })?;
+        let node = self.node_cache.reader(&stored).node(&key)?.ok_or_else(|| {
+            LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
+        })?;
         Ok(node.hash())
     }
 }
@@ -331,7 +330,11 @@ fn add_block_to_batch(
 ) {
     let height = head.header.height;
     batch.put(Column::Blocks, height_key(height).to_vec(), block.encode());
-    batch.put(Column::BlockIds, head.id.0.to_vec(), height_key(height).to_vec());
+    batch.put(
+        Column::BlockIds,
+        head.id.0.to_vec(),
+        height_key(height).to_vec(),
+    );
     let mut offset = HEADER_BYTES as usize;
     for (index, (tx_id, tx)) in tx_ids.iter().zip(block.transactions()).enumerate() {
         let len = tx.encoded_len();
@@ -343,7 +346,11 @@ fn add_block_to_batch(
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
             len: u32::try_from(len).unwrap_or(u32::MAX),
         };
-        batch.put(Column::TxIndex, tx_id.0.to_vec(), location.encode().to_vec());
+        batch.put(
+            Column::TxIndex,
+            tx_id.0.to_vec(),
+            location.encode().to_vec(),
+        );
         offset += len;
     }
     // One record per block: a block's receipts are written together and

@@ -149,3 +149,93 @@ impl LedgerError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_tree::StateTreeError;
+
+    #[test]
+    fn the_block_is_at_fault_only_for_what_is_in_the_block() {
+        let io = StoreError::Io {
+            path: "p".into(),
+            detail: "d".into(),
+        };
+        let block_faults = [
+            LedgerError::WrongChain {
+                expected: 1,
+                found: 2,
+            },
+            LedgerError::InvalidSignatures(VerifyError::InvalidSignatures { indices: vec![0] }),
+            LedgerError::WrongHeight {
+                expected: 1,
+                found: 2,
+            },
+            LedgerError::WrongParent {
+                expected: Hash::ZERO,
+                found: Hash([1; 32]),
+            },
+            LedgerError::TimestampBeforeParent {
+                parent: 2,
+                found: 1,
+            },
+            LedgerError::RootMismatch {
+                root: "state",
+                header: Hash::ZERO,
+                computed: Hash([1; 32]),
+            },
+            LedgerError::Execution(ExecutionError::WrongNonce {
+                index: 0,
+                expected: 1,
+                found: 0,
+            }),
+            LedgerError::Decode(DecodeError::Truncated {
+                offset: 0,
+                needed: 1,
+                available: 0,
+            }),
+        ];
+        for error in &block_faults {
+            assert!(error.is_block_invalid(), "{error:?}");
+        }
+        let node_faults = [
+            LedgerError::Store(io.clone()),
+            LedgerError::Poisoned(io.clone()),
+            LedgerError::StateTree(StateTreeError::Storage(io.clone())),
+            LedgerError::History(HistoryError::Storage(io.clone())),
+            LedgerError::Execution(ExecutionError::Storage {
+                index: 3,
+                source: StateTreeError::Storage(io),
+            }),
+            LedgerError::corrupt(Column::Meta, b"head", "missing block"),
+            LedgerError::HeightUnavailable {
+                height: 9,
+                oldest: 1,
+                head: Some(3),
+            },
+        ];
+        for error in &node_faults {
+            assert!(!error.is_block_invalid(), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_store_error_travels_as_a_source() {
+        let io = StoreError::Io {
+            path: "/data".into(),
+            detail: "disk full".into(),
+        };
+        let error = LedgerError::Execution(ExecutionError::Storage {
+            index: 3,
+            source: StateTreeError::Storage(io.clone()),
+        });
+        let mut chain = Vec::new();
+        let mut source: Option<&dyn std::error::Error> = Some(&error);
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        assert_eq!(chain.last(), Some(&io.to_string()), "{chain:?}");
+        assert_eq!(chain.len(), 4, "{chain:?}");
+    }
+}

@@ -74,9 +74,8 @@ impl HeadValues {
     }
 
     pub(super) fn get(&self, position: &Hash) -> Option<Option<Bytes>> {
-        self.values.get_with(position, |value| {
-            value.as_ref().map(CachedValue::to_bytes)
-        })
+        self.values
+            .get_with(position, |value| value.as_ref().map(CachedValue::to_bytes))
     }
 
     pub(super) fn insert(&self, position: Hash, value: Option<&Bytes>) {

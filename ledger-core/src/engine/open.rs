@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cache::TwoGenerationCache;
 use crate::machine::StateMachine;
-use crate::merkle::{HistoryTree, HistoryError, HistoryNodes, NodePosition};
+use crate::merkle::{HistoryError, HistoryNodes, HistoryTree, NodePosition};
 use crate::state_tree::NodeCache;
 use crate::store::{Column, KeyRange, Store, StoreRead};
 use crate::types::{Block, BlockHeader};

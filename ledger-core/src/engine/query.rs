@@ -15,7 +15,9 @@ use crate::cache::Weigh;
 use crate::hash::Hash;
 use crate::limits::HEADER_BYTES;
 use crate::machine::{Receipt, StateMachine};
-use crate::merkle::{verify_inclusion, HistoryTree, InclusionProof, MerkleLevels, MerkleProofError};
+use crate::merkle::{
+    verify_inclusion, HistoryTree, InclusionProof, MerkleLevels, MerkleProofError,
+};
 use crate::state_tree::{
     application_position, nonce_position, prove, verify_state_proof, StateProof, StateProofError,
     StoredStateTree,
@@ -23,8 +25,8 @@ use crate::state_tree::{
 use crate::store::{Column, Store};
 use crate::types::{Block, BlockHeader, PublicKey, Transaction};
 
-use super::head_values::CommittedState;
 use super::execute::StateRead;
+use super::head_values::CommittedState;
 use super::open::StoredHistory;
 use super::records::{decode_height, decode_receipts, height_key, receipt_at, TxLocation};
 use super::{Ledger, LedgerError};
@@ -223,7 +225,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             .and_then(|bytes| Transaction::decode(&block.slice_ref(bytes)).ok())
             .filter(|transaction| transaction.id() == *id)
             .ok_or_else(|| {
-                corrupt(Column::TxIndex, id.as_bytes(), "does not locate this transaction")
+                corrupt(
+                    Column::TxIndex,
+                    id.as_bytes(),
+                    "does not locate this transaction",
+                )
             })?;
         let receipts = self
             .store
@@ -291,11 +297,13 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// the durable head (for `height` below the head's).
     pub fn history_proof(&self, height: u64) -> Result<InclusionProof, LedgerError> {
         self.settle()?;
-        let head = self.applied_height().ok_or(LedgerError::HeightUnavailable {
-            height,
-            oldest: 0,
-            head: None,
-        })?;
+        let head = self
+            .applied_height()
+            .ok_or(LedgerError::HeightUnavailable {
+                height,
+                oldest: 0,
+                head: None,
+            })?;
         Ok(HistoryTree::inclusion_proof(
             &StoredHistory(&*self.store),
             height,
@@ -321,9 +329,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         if height < self.oldest_state_height() {
             return Err(unavailable(height));
         }
-        let header = self.header_at(height)?.ok_or_else(|| {
-            LedgerError::corrupt(Column::Blocks, &height_key(height), "missing")
-        })?;
+        let header = self
+            .header_at(height)?
+            .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &height_key(height), "missing"))?;
         let stored = StoredStateTree::new(&*self.store);
         let (value, proof) = prove(
             &self.node_cache.reader(&stored),
@@ -352,7 +360,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
                 .map(u64::from_le_bytes)
                 .map_err(|_| {
-                    LedgerError::corrupt(Column::StateValues, position.as_bytes(), "nonce is not 8 bytes")
+                    LedgerError::corrupt(
+                        Column::StateValues,
+                        position.as_bytes(),
+                        "nonce is not 8 bytes",
+                    )
                 }),
         }
     }

@@ -88,9 +88,17 @@ pub(crate) fn encode_receipts(receipts: &[Receipt]) -> Vec<u8> {
     let mut out = Vec::with_capacity(total.saturating_add(4));
     // Cannot truncate: a block holds at most MAX_TXS_PER_BLOCK receipts,
     // each of a few KiB at most (the receipt limits).
-    out.extend_from_slice(&u32::try_from(receipts.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(receipts.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     for receipt in &encoded {
-        out.extend_from_slice(&u32::try_from(receipt.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(receipt.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         out.extend_from_slice(receipt);
     }
     out

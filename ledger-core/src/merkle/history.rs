@@ -110,10 +110,7 @@ pub struct HistoryTree {
     frontier: Vec<(u8, Hash)>,
 }
 
-fn read<N: HistoryNodes + ?Sized>(
-    nodes: &N,
-    position: NodePosition,
-) -> Result<Hash, HistoryError> {
+fn read<N: HistoryNodes + ?Sized>(nodes: &N, position: NodePosition) -> Result<Hash, HistoryError> {
     nodes.node(position)?.ok_or(HistoryError::MissingNode {
         level: position.level,
         index: position.index,
@@ -127,10 +124,7 @@ impl HistoryTree {
     }
 
     /// Rebuilds the frontier of a tree of `size` leaves from stored nodes.
-    pub fn restore<N: HistoryNodes + ?Sized>(
-        size: u64,
-        nodes: &N,
-    ) -> Result<Self, HistoryError> {
+    pub fn restore<N: HistoryNodes + ?Sized>(size: u64, nodes: &N) -> Result<Self, HistoryError> {
         let mut frontier = Vec::new();
         let mut start = 0u64;
         for level in (0..64u8).rev() {
@@ -214,10 +208,7 @@ impl HistoryTree {
     }
 
     /// The root of the tree of `size` leaves (a past size), from stored nodes.
-    pub fn root_at<N: HistoryNodes + ?Sized>(
-        nodes: &N,
-        size: u64,
-    ) -> Result<Hash, HistoryError> {
+    pub fn root_at<N: HistoryNodes + ?Sized>(nodes: &N, size: u64) -> Result<Hash, HistoryError> {
         if size == 0 {
             return Ok(*EMPTY_ROOT);
         }

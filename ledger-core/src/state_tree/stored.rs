@@ -36,25 +36,18 @@ impl<'a, S: StoreRead + ?Sized> StoredStateTree<'a, S> {
 
 impl<S: StoreRead + ?Sized> StateTreeReader for StoredStateTree<'_, S> {
     fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
-        match self
-            .store
-            .get(Column::StateNodes, &key.encode())
-            ?
-        {
+        match self.store.get(Column::StateNodes, &key.encode())? {
             None => Ok(None),
             Some(bytes) => Node::decode(&bytes).map(Some),
         }
     }
 
     fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
-        let found = self
-            .store
-            .last_at_or_before(
-                Column::StateValues,
-                position.as_bytes(),
-                &leaf_key(position, version),
-            )
-            ?;
+        let found = self.store.last_at_or_before(
+            Column::StateValues,
+            position.as_bytes(),
+            &leaf_key(position, version),
+        )?;
         let Some((_, record)) = found else {
             return Ok(None);
         };
@@ -174,10 +167,7 @@ pub fn add_pruning_to_batch<S: StoreRead + ?Sized>(
         KeyRange::between(Vec::new(), end)
     };
     let mut deleted = 0;
-    for entry in store
-        .scan(Column::StateStale, range)
-        ?
-    {
+    for entry in store.scan(Column::StateStale, range)? {
         let (version, list) = entry?;
         for (column, key) in decode_stale(&list)? {
             batch.delete(column, key);

@@ -269,7 +269,10 @@ mod tests {
         let survivor = store.crash();
         for (key, kept) in [("a", true), ("b", true), ("c", false)] {
             assert_eq!(
-                survivor.get(Column::Meta, key.as_bytes()).unwrap().is_some(),
+                survivor
+                    .get(Column::Meta, key.as_bytes())
+                    .unwrap()
+                    .is_some(),
                 kept,
                 "{key}"
             );

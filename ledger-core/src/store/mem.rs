@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use super::{
     BatchOp, Column, Durability, Entry, EntryIter, KeyRange, Store, StoreError, StoreRead,
     WriteBatch,
 };
+use bytes::Bytes;
 use parking_lot::RwLock;
 
 type Table = BTreeMap<Bytes, Bytes>;

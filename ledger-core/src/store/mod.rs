@@ -26,7 +26,7 @@ use bytes::Bytes;
 /// Schema version of the column layout. A store written with another version
 /// is refused at open ([`StoreError::SchemaMismatch`]); adding or changing a
 /// column bumps it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The ledger's columns. Key layouts are in `docs/STORAGE.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

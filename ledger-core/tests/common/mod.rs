@@ -46,7 +46,11 @@ pub fn minted() -> u64 {
 
 /// A chain of `blocks` blocks of random transfers, built by a proposer over
 /// `store` (which ends holding it).
-pub fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledger<S, ScriptedApp>) {
+pub fn build_chain<S: Store>(
+    store: S,
+    blocks: u64,
+    seed: u64,
+) -> (Vec<Block>, Ledger<S, ScriptedApp>) {
     let keys = keys();
     let mut proposer = Ledger::open(store, app(), config()).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

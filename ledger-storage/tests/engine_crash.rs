@@ -1,10 +1,14 @@
 //! A ledger killed between or during block commits reopens at its last
-//! committed block and continues to the same roots. A child process applies
-//! a deterministic chain of `transfers` blocks to a RocksDB ledger, printing
-//! each committed height; the parent SIGKILLs it at random moments, reopens,
-//! checks the head is exactly the reference chain's block at that height
-//! (and the audit passes), and finally applies the rest of the chain itself
-//! and compares the final head. The seed is printed.
+//! committed block and continues to the same roots, and loses nothing it
+//! reported durable. A child process applies a deterministic chain of
+//! scripted transfer blocks to a RocksDB ledger — synchronously or with
+//! overlapped commits, alternating between runs — and after each apply
+//! prints its *durable* height (`Ledger::durable_height`, the promise a
+//! node acknowledges blocks on); the parent SIGKILLs it at random moments,
+//! reopens, checks that the head is at or above the last durable height
+//! reported and is exactly the reference chain's block at that height, and
+//! finally applies the rest of the chain itself, compares the final head
+//! and audits. The seed is printed.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,11 +20,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use ledger_apps::transfers::{Operation, Transfers};
-use ledger_core::engine::{Ledger, LedgerConfig};
-use ledger_core::{Block, PublicKey, Transaction};
+use ledger_core::testing::{key, sign, Op, ScriptedApp};
+use ledger_core::{Block, Ledger, LedgerConfig, MemStore, PublicKey};
 use ledger_storage::crash::{crash_seed, report_committed, report_ready, run_child_and_kill};
-use ledger_storage::{MemStore, RocksStore};
+use ledger_storage::RocksStore;
 use rand::{RngExt, SeedableRng};
 
 const CHAIN: u64 = 5;
@@ -30,13 +33,11 @@ const CHILD_ENV: &str = "LEDGER_ENGINE_CRASH_CHILD_PATH";
 const ROUNDS: usize = 20;
 
 fn keys() -> Vec<SigningKey> {
-    (0..ACCOUNTS as u8)
-        .map(|i| SigningKey::from_bytes(&[i + 40; 32]))
-        .collect()
+    (0..ACCOUNTS as u8).map(|i| key(i + 40)).collect()
 }
 
-fn app() -> Transfers {
-    Transfers {
+fn app() -> ScriptedApp {
+    ScriptedApp {
         minter: PublicKey::from_signing_key(&keys()[0]),
     }
 }
@@ -59,21 +60,21 @@ fn reference_chain() -> Vec<Block> {
         let mut txs = Vec::new();
         if height == 0 {
             for key in &keys {
-                let op = Operation::Mint {
+                let op = Op::Mint {
                     to: PublicKey::from_signing_key(key),
                     amount: 1_000_000,
                 };
-                txs.push(Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode()).unwrap());
+                txs.push(sign(&keys[0], CHAIN, nonces[0], &[op]));
                 nonces[0] += 1;
             }
         }
         for _ in 0..20 {
             let from = rng.random_range(0..ACCOUNTS);
-            let op = Operation::Transfer {
+            let op = Op::Transfer {
                 to: PublicKey::from_signing_key(&keys[rng.random_range(0..ACCOUNTS)]),
                 amount: rng.random_range(1..100),
             };
-            txs.push(Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode()).unwrap());
+            txs.push(sign(&keys[from], CHAIN, nonces[from], &[op]));
             nonces[from] += 1;
         }
         let block = ledger.build_block(txs, height * 1_000).unwrap();
@@ -88,25 +89,24 @@ fn reference_chain() -> Vec<Block> {
 fn run_child(path: &Path) -> ! {
     let chain = reference_chain();
     let mut ledger = Ledger::open(RocksStore::open(path).unwrap(), app(), config()).unwrap();
-    let start = ledger.height().map_or(0, |h| h + 1);
+    let start = ledger.applied_height().map_or(0, |h| h + 1);
     // Every other run (by the parity of where it starts) commits in the
-    // background: a block is durable once the next one is applied.
+    // background: what it reports is what the ledger says is durable.
     let overlapped = start % 2 == 1;
     report_ready();
     for block in &chain[start as usize..] {
         let verified = ledger.verify_block(block.clone()).unwrap();
         if overlapped {
-            let outcome = ledger.apply_block_overlapped(verified).unwrap();
-            if let Some(durable) = outcome.header.height.checked_sub(1) {
-                report_committed(durable);
-            }
+            ledger.apply_block_overlapped(verified).unwrap();
         } else {
-            let outcome = ledger.apply_block(verified).unwrap();
-            report_committed(outcome.header.height);
+            ledger.apply_block(verified).unwrap();
+        }
+        if let Some(durable) = ledger.durable_height() {
+            report_committed(durable);
         }
     }
     ledger.flush().unwrap();
-    if let Some(height) = ledger.height() {
+    if let Some(height) = ledger.durable_height() {
         report_committed(height);
     }
     // The whole chain is in: wait to be killed.
@@ -137,14 +137,14 @@ fn killed_ledger_reopens_at_last_committed_block_and_continues() {
         let acknowledged =
             run_child_and_kill("engine_child_process_entry", CHILD_ENV, &path, true, delay);
         let ledger = Ledger::open(RocksStore::open(&path).unwrap(), app(), config()).unwrap();
-        let height = ledger.height();
+        let height = ledger.applied_height();
         assert!(
             acknowledged <= height,
             "acknowledged block {acknowledged:?} lost (head {height:?})"
         );
         if let Some(height) = height {
             assert_eq!(
-                ledger.head(),
+                ledger.applied_head(),
                 Some(chain[height as usize].header()),
                 "round {round}"
             );
@@ -152,14 +152,14 @@ fn killed_ledger_reopens_at_last_committed_block_and_continues() {
         println!("round {round}: acknowledged {acknowledged:?}, head {height:?}");
     }
     let mut ledger = Ledger::open(RocksStore::open(&path).unwrap(), app(), config()).unwrap();
-    let start = ledger.height().map_or(0, |h| h + 1);
+    let start = ledger.applied_height().map_or(0, |h| h + 1);
     assert!(start > 0, "the child never committed a block");
     for block in &chain[start as usize..] {
         ledger
             .apply_block(ledger.verify_block(block.clone()).unwrap())
             .unwrap();
     }
-    assert_eq!(ledger.head(), chain.last().map(Block::header));
+    assert_eq!(ledger.applied_head(), chain.last().map(Block::header));
     let report = ledger.audit().unwrap();
     assert_eq!(report.blocks, BLOCKS);
 }
