@@ -70,6 +70,7 @@ pub mod cache;
 pub mod codec;
 mod engine;
 pub mod hash;
+mod keys;
 pub mod limits;
 pub mod machine;
 pub mod merkle;
