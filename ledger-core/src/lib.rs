@@ -83,11 +83,12 @@ pub mod verify;
 
 pub use codec::{DecodeError, EncodeError, Limit};
 pub use engine::{
-    execute_transactions, verify_block, verify_block_in_history, verify_receipt_inclusion,
-    verify_transaction_inclusion, ApplyTimings, AuditError, AuditReport, BlockContext,
-    BlockOutcome, CacheReport, ExecutedBlock, ExecutionError, Heights, InvalidTransactions, Ledger,
-    LedgerConfig, LedgerError, StateRead, StateRecord, TransactionRecord, VerifiedBlock,
-    DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES,
+    audit_store, error_chain, execute_transactions, verify_block, verify_block_in_history,
+    verify_receipt_inclusion, verify_transaction_inclusion, ApplyTimings, AuditFinding,
+    AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport, ExecutedBlock,
+    ExecutionError, FindingKind, Heights, InvalidTransactions, Ledger, LedgerConfig, LedgerError,
+    StateRead, StateRecord, TransactionRecord, VerifiedBlock, DEFAULT_BLOCK_CACHE_BYTES,
+    DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES, MAX_AUDIT_FINDINGS,
 };
 pub use hash::{hash, Domain, Hash};
 pub use limits::{

@@ -38,6 +38,7 @@ mod proof;
 mod prove;
 mod stored;
 mod update;
+mod verifying;
 
 pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
 pub use memory::MemoryStateTree;
@@ -49,8 +50,10 @@ pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
 pub use prove::prove;
+pub(crate) use stored::stored_form;
 pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
+pub use verifying::VerifyingReader;
 
 use crate::hash::{hash, Domain, Hash, HASH_BYTES};
 use crate::store::StoreError;

@@ -62,11 +62,11 @@ use rocksdb::{
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Meta key of the marker that says "this is a ledger store".
-const MARKER_KEY: &[u8] = b"ledger-store";
+const MARKER_KEY: &[u8] = ledger_core::store::STORE_MARKER_KEY;
 /// The marker's value.
 const MARKER_VALUE: &[u8] = b"ledger-core store";
 /// Meta key of the schema version (u32 LE).
-const SCHEMA_KEY: &[u8] = b"schema-version";
+const SCHEMA_KEY: &[u8] = ledger_core::store::STORE_SCHEMA_KEY;
 /// The store's lock file, in its directory.
 const LOCK_FILE: &str = "LEDGER.lock";
 /// Marks the temporary directory of a store being created:

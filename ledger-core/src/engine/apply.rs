@@ -14,8 +14,8 @@ use crate::limits::HEADER_BYTES;
 use crate::machine::{Receipt, StateMachine};
 use crate::merkle::{merkle_root, HistoryTree};
 use crate::state_tree::{
-    add_pruning_to_batch, add_writes_to_batch, apply_updates, NodeKey, StateTreeReader,
-    StateTreeWrites, StoredStateTree,
+    add_pruning_to_batch, add_writes_to_batch, apply_updates, NodeKey, StateTreeError,
+    StateTreeReader, StateTreeWrites, StoredStateTree, VerifyingReader,
 };
 use crate::store::{Column, Store, WriteBatch};
 use crate::types::{Block, BlockHeader, Transaction};
@@ -166,8 +166,13 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             InvalidTransactions::Refuse,
         )?;
         let leaves = receipt_leaves(&tx_ids, &executed.receipts);
-        check_root("receipts", header.receipts_root, merkle_root(&leaves))?;
-        check_root("state", header.state_root, executed.writes.root_hash)?;
+        let roots = check_root("receipts", header.receipts_root, merkle_root(&leaves))
+            .and_then(|()| check_root("state", header.state_root, executed.writes.root_hash));
+        if let Err(mismatch) = roots {
+            // Before blaming the block: was what this node read true?
+            self.check_state_reads(&header, block.transactions(), &tx_ids)?;
+            return Err(mismatch);
+        }
         let commit_start = std::time::Instant::now();
 
         let head = Head::new(header);
@@ -305,6 +310,48 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             writes,
             timings,
         })
+    }
+
+    /// After a root mismatch: re-executes the block reading the state with
+    /// every node checked against its parent's hash from the head's state
+    /// root down, and every value against its leaf, bypassing the caches.
+    /// If that finds the stored state inconsistent, or gives the header's
+    /// roots, the node's own state was wrong: the error says so (the
+    /// node's fault, not the block's). `Ok` means the block is at fault.
+    fn check_state_reads(
+        &self,
+        header: &BlockHeader,
+        transactions: &[Transaction],
+        tx_ids: &[Hash],
+    ) -> Result<(), LedgerError> {
+        self.settle()?;
+        let base = self.applied_height();
+        let stored = StoredStateTree::new(&*self.store);
+        let verifying = VerifyingReader::new(&stored, base, self.head.map(|h| h.header.state_root));
+        let committed = CommittedState {
+            reader: &verifying,
+            version: base,
+            cache: None,
+        };
+        let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
+        let executed = execute_transactions(
+            &self.machine,
+            &committed,
+            context,
+            transactions,
+            tx_ids,
+            InvalidTransactions::Refuse,
+        )?;
+        let writes = apply_updates(&verifying, base, header.height, &executed.updates)?;
+        let receipts_root = merkle_root(&receipt_leaves(tx_ids, &executed.receipts));
+        if writes.root_hash == header.state_root && receipts_root == header.receipts_root {
+            return Err(LedgerError::StateTree(StateTreeError::Corrupt {
+                detail: "the state this node read (store or cache) disagreed with its own \
+                         state root; read afresh, the block is valid"
+                    .into(),
+            }));
+        }
+        Ok(())
     }
 
     /// The stored state root at `version`.

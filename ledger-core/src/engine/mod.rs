@@ -61,7 +61,11 @@ use crate::types::{Block, BlockHeader};
 use crate::verify::{SignatureVerifier, VerifierConfig};
 
 pub use apply::verify_block;
-pub use audit::{AuditError, AuditReport};
+pub use audit::{
+    audit_store, AuditFinding, AuditProgress, AuditReport, FindingKind, MAX_AUDIT_FINDINGS,
+};
+#[doc(hidden)]
+pub use error::error_chain;
 pub use error::LedgerError;
 pub use execute::{
     execute_transactions, BlockContext, ExecutedBlock, ExecutionError, InvalidTransactions,

@@ -101,6 +101,25 @@ impl MemoryStateTree {
         prove(self, version, position)
     }
 
+    /// Every node, by key.
+    pub(crate) fn node_records(&self) -> impl Iterator<Item = (&NodeKey, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Every value record: position, version, value (`None`: deleted).
+    pub(crate) fn value_records(&self) -> impl Iterator<Item = (&Hash, u64, Option<&Bytes>)> {
+        self.values
+            .iter()
+            .map(|((position, version), value)| (position, *version, value.as_ref()))
+    }
+
+    /// Every stale list, by the version that replaced its records.
+    pub(crate) fn stale_records(&self) -> impl Iterator<Item = (u64, &[StaleEntry])> {
+        self.stale
+            .iter()
+            .map(|(version, entries)| (*version, entries.as_slice()))
+    }
+
     /// Number of stored nodes (tests check that pruning frees them).
     pub fn node_count(&self) -> usize {
         self.nodes.len()

@@ -10,6 +10,7 @@
 use bytes::Bytes;
 use rayon::prelude::*;
 
+use super::memory::MemoryStateTree;
 use super::node::{leaf_key, Node, NodeKey};
 use super::update::{StaleEntry, StateTreeWrites};
 use super::{StateTreeError, StateTreeReader};
@@ -75,15 +76,7 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
         batch.put(Column::StateNodes, key, node);
     }
     for (position, value) in &writes.values {
-        let record = match value {
-            Some(value) => {
-                let mut record = Vec::with_capacity(1 + value.len());
-                record.push(VALUE_PRESENT);
-                record.extend_from_slice(value);
-                record
-            }
-            None => vec![VALUE_DELETED],
-        };
+        let record = encode_value_record(value.as_ref());
         batch.put(
             Column::StateValues,
             leaf_key(position, writes.version).to_vec(),
@@ -97,7 +90,44 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
     );
 }
 
-fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
+/// A value record: tag (0 deleted, 1 present) ‖ value.
+pub(crate) fn encode_value_record(value: Option<&Bytes>) -> Vec<u8> {
+    match value {
+        Some(value) => {
+            let mut record = Vec::with_capacity(1 + value.len());
+            record.push(VALUE_PRESENT);
+            record.extend_from_slice(value);
+            record
+        }
+        None => vec![VALUE_DELETED],
+    }
+}
+
+/// The records a [`MemoryStateTree`] holds, encoded as a store holds them:
+/// (column, key, value), in no particular order. The audit compares a
+/// store's state columns against a tree replayed from the blocks.
+pub(crate) fn stored_form(tree: &MemoryStateTree) -> Vec<(Column, Vec<u8>, Vec<u8>)> {
+    let nodes = tree
+        .node_records()
+        .map(|(key, node)| (Column::StateNodes, key.encode(), node.encode()));
+    let values = tree.value_records().map(|(position, version, value)| {
+        (
+            Column::StateValues,
+            leaf_key(position, version).to_vec(),
+            encode_value_record(value),
+        )
+    });
+    let stale = tree.stale_records().map(|(version, entries)| {
+        (
+            Column::StateStale,
+            version.to_be_bytes().to_vec(),
+            encode_stale(entries),
+        )
+    });
+    nodes.chain(values).chain(stale).collect()
+}
+
+pub(crate) fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * 48);
     for entry in entries {
         match entry {

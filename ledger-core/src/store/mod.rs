@@ -28,6 +28,14 @@ use bytes::Bytes;
 /// column bumps it.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// `meta` key of a backend's marker record ("this is a ledger store").
+pub const STORE_MARKER_KEY: &[u8] = b"ledger-store";
+/// `meta` key of a backend's schema-version record (u32 LE).
+pub const STORE_SCHEMA_KEY: &[u8] = b"schema-version";
+/// The `meta` keys reserved for a backend's own records; every other `meta`
+/// key is the engine's.
+pub const STORE_META_KEYS: [&[u8]; 2] = [STORE_MARKER_KEY, STORE_SCHEMA_KEY];
+
 /// The ledger's columns. Key layouts are in `docs/STORAGE.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
