@@ -15,7 +15,8 @@
 //! their own thread (and their own rayon pool) while block N executes,
 //! through a bounded channel, and block N-1 commits in the background while
 //! block N executes; `--sequential` runs them one after the other.
-//! `ledger-bench audit --path DIR` re-verifies a stored ledger.
+//! `ledger-bench audit --path DIR` checks every record of a stored ledger
+//! against a replay of its blocks (`Ledger::audit`).
 
 mod workload;
 
@@ -94,8 +95,9 @@ struct Options {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Re-verify a stored ledger from genesis (pass the `--workload` it was
-    /// written with).
+    /// Check every record of a stored ledger against a replay of its
+    /// blocks (pass the `--workload` it was written with); with `--json`,
+    /// one JSON object. Exits non-zero on any finding.
     Audit {
         /// The ledger's directory.
         #[arg(long)]
@@ -377,30 +379,7 @@ fn run(options: &Options) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     if let Some(Command::Audit { path }) = &options.command {
-        let store = RocksStore::open(path).map_err(|e| e.to_string())?;
-        let ledger = Ledger::open(store, BenchApp::new(options.workload), ledger_config())
-            .map_err(|e| e.to_string())?;
-        let report = ledger.audit().map_err(|error| {
-            // The application is not recorded in the store: replaying with
-            // the other one fails at the genesis block's state root.
-            if error.height == 0 {
-                format!(
-                    "{error} (was the ledger written with --workload {}? pass the same \
-                     --workload to audit)",
-                    match options.workload {
-                        WorkloadKind::Transfers => "provenance",
-                        WorkloadKind::Provenance => "transfers",
-                    }
-                )
-            } else {
-                error.to_string()
-            }
-        })?;
-        println!(
-            "audit passed: {} blocks, {} transactions re-verified and re-executed",
-            report.blocks, report.transactions
-        );
-        return Ok(());
+        return audit(path, options);
     }
 
     let start = Instant::now();
@@ -546,6 +525,119 @@ fn run(options: &Options) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `ledger-bench audit`: every stored record checked; a finding is a
+/// non-zero exit.
+fn audit(path: &std::path::Path, options: &Options) -> Result<(), String> {
+    let store = RocksStore::open(path).map_err(|e| ledger_core::error_chain(&e))?;
+    let app = BenchApp::new(options.workload);
+    let start = Instant::now();
+    let bar = progress(0, "audit");
+    let report = ledger_core::audit_store(
+        &store,
+        &app,
+        &ledger_config(),
+        &SignatureVerifier::default(),
+        &mut |step| match step {
+            ledger_core::AuditProgress::Replay { done, total } => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            ledger_core::AuditProgress::Column(column) => {
+                bar.set_message(format!("{column}"));
+            }
+            _ => {}
+        },
+    )
+    .map_err(|e| ledger_core::error_chain(&e))?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    if options.json {
+        println!("{}", audit_json(&report, seconds));
+    } else {
+        println!(
+            "audit {}: {} blocks, {} transactions re-verified and re-executed, {} records \
+             ({:.1} MB) checked in {seconds:.2} s",
+            if report.passed() { "passed" } else { "FAILED" },
+            report.blocks,
+            report.transactions,
+            report.records,
+            report.bytes as f64 / 1e6,
+        );
+        for finding in report.findings.iter().take(50) {
+            println!("  {finding}");
+        }
+        let more = report.findings.len().saturating_sub(50) as u64 + report.findings_dropped;
+        if more > 0 {
+            println!("  … and {more} more (--json lists them)");
+        }
+    }
+    if report.passed() {
+        return Ok(());
+    }
+    let genesis_refused = report.findings.iter().any(|finding| {
+        finding.kind == ledger_core::FindingKind::InvalidBlock && finding.key == "0000000000000000"
+    });
+    if genesis_refused {
+        // The application is not recorded in the store: replaying with
+        // the other one fails at the genesis block.
+        return Err(format!(
+            "the genesis block does not replay: was the ledger written with --workload {}? \
+             pass the same --workload to audit",
+            match options.workload {
+                WorkloadKind::Transfers => "provenance",
+                WorkloadKind::Provenance => "transfers",
+            }
+        ));
+    }
+    Err(format!(
+        "the audit found {} problem(s)",
+        report.findings.len() as u64 + report.findings_dropped
+    ))
+}
+
+/// The audit report as one JSON object.
+fn audit_json(report: &ledger_core::AuditReport, seconds: f64) -> String {
+    let findings: Vec<String> = report
+        .findings
+        .iter()
+        .map(|finding| {
+            format!(
+                "{{\"column\":\"{}\",\"key\":\"{}\",\"kind\":\"{}\",\"detail\":{}}}",
+                finding.column,
+                finding.key,
+                finding.kind.name(),
+                json_string(&finding.detail)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"passed\":{},\"blocks\":{},\"transactions\":{},\"records\":{},\"bytes\":{},\"seconds\":{seconds:.3},\"findings\":[{}],\"findings_dropped\":{}}}",
+        report.passed(),
+        report.blocks,
+        report.transactions,
+        report.records,
+        report.bytes,
+        findings.join(","),
+        report.findings_dropped
+    )
+}
+
+/// A JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn main() {

@@ -117,6 +117,40 @@ fn provenance_with_rejections_on_rocksdb_then_audit() {
     let wrong = run(&["audit", "--path", path]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("--workload provenance"));
+
+    // One transaction-index entry deleted: the audit fails and names it.
+    let removed = {
+        use ledger_core::store::{Column, Durability, KeyRange, Store, StoreRead, WriteBatch};
+        let store = ledger_storage::RocksStore::open(path).unwrap();
+        let (key, _) = store
+            .scan(Column::TxIndex, KeyRange::all())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut batch = WriteBatch::new();
+        batch.delete(Column::TxIndex, key.clone());
+        store.commit(batch, Durability::Synced).unwrap();
+        ledger_core::hash::to_hex(&key)
+    };
+    let tampered = run(&[
+        "--workload",
+        "provenance",
+        "--json",
+        "audit",
+        "--path",
+        path,
+    ]);
+    assert!(!tampered.status.success());
+    let line = String::from_utf8_lossy(&tampered.stdout);
+    let line = line.lines().last().unwrap();
+    assert_eq!(field(line, "passed"), "false");
+    assert!(
+        line.contains(&format!(
+            "\"column\":\"tx_index\",\"key\":\"{removed}\",\"kind\":\"missing\""
+        )),
+        "{line}"
+    );
 }
 
 #[test]

@@ -190,15 +190,31 @@ pub fn audit_store<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
     };
     let mut replay = Replay::new(config);
     if let Some(top) = top {
-        for height in 0..=top {
-            progress(AuditProgress::Replay {
-                done: height,
-                total: top + 1,
+        // Blocks are read, decoded and their signatures verified one block
+        // ahead, on another thread, while the current one re-executes.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let (ahead, prepared) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for height in 0..=top {
+                    let block = read_block(store, verifier, config.chain_id, height);
+                    let stop = !matches!(block, Ok(ReadBlock::Verified { .. }));
+                    if ahead.send(block).is_err() || stop {
+                        break;
+                    }
+                }
             });
-            if !replay.block(store, machine, verifier, height, &mut report)? {
-                break;
+            for height in 0..=top {
+                progress(AuditProgress::Replay {
+                    done: height,
+                    total: top + 1,
+                });
+                let Ok(block) = prepared.recv() else { break };
+                if !replay.block(store, machine, block?, height, &mut report)? {
+                    break;
+                }
             }
-        }
+            Ok(())
+        })?;
     }
     let complete = replay.next_height == top.map_or(0, |top| top + 1);
     if let (true, Some(head)) = (complete, head) {
@@ -284,6 +300,50 @@ fn last_contiguous_block<S: StoreRead + ?Sized>(store: &S) -> Result<Option<u64>
     Ok(last)
 }
 
+/// A block as the read-ahead thread hands it over.
+enum ReadBlock {
+    /// Not stored.
+    Missing,
+    /// Stored, but not a block.
+    Undecodable { bytes: usize, problem: String },
+    /// Decoded; the stateless checks' verdict.
+    Verified {
+        bytes: usize,
+        header: BlockHeader,
+        verified: Result<super::VerifiedBlock, String>,
+    },
+}
+
+/// Reads, decodes and verifies (signatures, transaction root) the block
+/// at `height`.
+fn read_block<S: StoreRead + ?Sized>(
+    store: &S,
+    verifier: &SignatureVerifier,
+    chain_id: u64,
+    height: u64,
+) -> Result<ReadBlock, StoreError> {
+    let Some(bytes) = store.get(Column::Blocks, &height_key(height))? else {
+        return Ok(ReadBlock::Missing);
+    };
+    let block = match Block::decode(&bytes) {
+        Ok(block) => block,
+        Err(error) => {
+            return Ok(ReadBlock::Undecodable {
+                bytes: bytes.len(),
+                problem: error.to_string(),
+            })
+        }
+    };
+    let header = *block.header();
+    let verified =
+        verify_block(verifier, chain_id, block).map_err(|error| super::error::error_chain(&error));
+    Ok(ReadBlock::Verified {
+        bytes: bytes.len(),
+        header,
+        verified,
+    })
+}
+
 /// Replays blocks on a scratch state and collects what the index and
 /// history columns must hold.
 struct Replay {
@@ -317,13 +377,13 @@ impl Replay {
         }
     }
 
-    /// Replays the block at `height`; false (after a finding) if the
-    /// replay cannot go on.
+    /// Replays the block at `height` (read ahead by [`read_block`]); false
+    /// (after a finding) if the replay cannot go on.
     fn block<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
         &mut self,
         store: &S,
         machine: &M,
-        verifier: &SignatureVerifier,
+        block: ReadBlock,
         height: u64,
         report: &mut AuditReport,
     ) -> Result<bool, StoreError> {
@@ -332,22 +392,31 @@ impl Replay {
             report.find(Column::Blocks, &key, FindingKind::InvalidBlock, detail);
             Ok(false)
         };
-        let Some(bytes) = store.get(Column::Blocks, &key)? else {
-            report.find(
-                Column::Blocks,
-                &key,
-                FindingKind::Missing,
-                "block below the head",
-            );
-            return Ok(false);
+        let (header, verified) = match block {
+            ReadBlock::Missing => {
+                report.find(
+                    Column::Blocks,
+                    &key,
+                    FindingKind::Missing,
+                    "block below the head",
+                );
+                return Ok(false);
+            }
+            ReadBlock::Undecodable { bytes, problem } => {
+                report.records += 1;
+                report.bytes += bytes as u64;
+                return invalid(report, format!("does not decode: {problem}"));
+            }
+            ReadBlock::Verified {
+                bytes,
+                header,
+                verified,
+            } => {
+                report.records += 1;
+                report.bytes += bytes as u64;
+                (header, verified)
+            }
         };
-        report.records += 1;
-        report.bytes += bytes.len() as u64;
-        let block = match Block::decode(&bytes) {
-            Ok(block) => block,
-            Err(error) => return invalid(report, format!("does not decode: {error}")),
-        };
-        let header = *block.header();
         if let Some(problem) = self.link_problem(&header, height) {
             if header.parent != self.parent {
                 // Either this header's parent field or the previous
@@ -363,9 +432,9 @@ impl Replay {
             }
             return invalid(report, problem);
         }
-        let verified = match verify_block(verifier, self.chain_id, block) {
+        let verified = match verified {
             Ok(verified) => verified,
-            Err(error) => return invalid(report, super::error::error_chain(&error)),
+            Err(problem) => return invalid(report, problem),
         };
         let committed = CommittedState {
             reader: &self.state,
