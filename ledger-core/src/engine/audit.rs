@@ -310,9 +310,12 @@ enum ReadBlock {
     Verified {
         bytes: usize,
         header: BlockHeader,
-        verified: Result<super::VerifiedBlock, String>,
+        verified: Result<Box<super::VerifiedBlock>, String>,
     },
 }
+
+/// A column's records as (key, value) pairs.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Reads, decodes and verifies (signatures, transaction root) the block
 /// at `height`.
@@ -335,8 +338,9 @@ fn read_block<S: StoreRead + ?Sized>(
         }
     };
     let header = *block.header();
-    let verified =
-        verify_block(verifier, chain_id, block).map_err(|error| super::error::error_chain(&error));
+    let verified = verify_block(verifier, chain_id, block)
+        .map(Box::new)
+        .map_err(|error| super::error::error_chain(&error));
     Ok(ReadBlock::Verified {
         bytes: bytes.len(),
         header,
@@ -351,9 +355,9 @@ struct Replay {
     retention: u64,
     state: MemoryStateTree,
     history: HistoryTree,
-    history_nodes: Vec<(Vec<u8>, Vec<u8>)>,
-    block_ids: Vec<(Vec<u8>, Vec<u8>)>,
-    locations: Vec<(Vec<u8>, Vec<u8>)>,
+    history_nodes: Records,
+    block_ids: Records,
+    locations: Records,
     next_height: u64,
     parent: Hash,
     parent_time: u64,
@@ -562,8 +566,8 @@ impl Replay {
     }
 
     /// What every column but blocks, receipts and meta must hold.
-    fn expected_columns(self) -> Vec<(Column, Vec<(Vec<u8>, Vec<u8>)>)> {
-        let mut state: [Vec<(Vec<u8>, Vec<u8>)>; 3] = Default::default();
+    fn expected_columns(self) -> Vec<(Column, Records)> {
+        let mut state: [Records; 3] = Default::default();
         for (column, key, value) in stored_form(&self.state) {
             let slot = match column {
                 Column::StateNodes => 0,
@@ -660,7 +664,7 @@ fn check_meta<S: StoreRead + ?Sized>(
 fn compare_column<S: StoreRead + ?Sized>(
     store: &S,
     column: Column,
-    mut expected: Vec<(Vec<u8>, Vec<u8>)>,
+    mut expected: Records,
     report: &mut AuditReport,
 ) -> Result<(), StoreError> {
     expected.sort_unstable_by(|a, b| a.0.cmp(&b.0));
