@@ -141,7 +141,7 @@ fn state_tree(c: &mut Criterion) {
         });
         println!(
             "ledger proof for a {size}-key tree: {} siblings, {} bytes",
-            proof.siblings().len(),
+            proof.depth(),
             proof.encode().len()
         );
         group.bench_function("jmt_prove", |b| {

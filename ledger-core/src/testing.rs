@@ -361,3 +361,23 @@ mod tests {
         assert_eq!(decode(&[0xee]), None);
     }
 }
+
+/// The engine's private record decoders, for tests that hold every decoder
+/// to the allocation rule (`docs/FORMAT.md`): each takes bytes and says
+/// whether it accepted them.
+pub fn record_decoders() -> Vec<(&'static str, fn(&[u8]) -> bool)> {
+    vec![
+        ("receipts record", |bytes| {
+            crate::engine::records::decode_receipts(bytes).is_some()
+        }),
+        ("one receipt of a record", |bytes| {
+            crate::engine::records::receipt_at(bytes, 0).is_some()
+        }),
+        ("transaction location", |bytes| {
+            crate::engine::records::TxLocation::decode(bytes).is_some()
+        }),
+        ("stale list", |bytes| {
+            crate::state_tree::decode_stale_list(bytes).is_ok()
+        }),
+    ]
+}

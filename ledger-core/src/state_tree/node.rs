@@ -364,6 +364,11 @@ impl Node {
                 if count == 0 || (count == 1 && leaves != 0) {
                     return Err(corrupt("internal node with fewer than two leaves beneath"));
                 }
+                // Every child takes at least a version and a hash: check
+                // the bytes before reserving for the children.
+                if rest.len() < count as usize * (8 + HASH_BYTES) {
+                    return Err(corrupt("short child"));
+                }
                 let mut entries = Vec::with_capacity(count as usize);
                 for slot in 0..16u8 {
                     if present & (1 << slot) != 0 {

@@ -39,9 +39,19 @@ pub enum ProofTerminal {
 }
 
 /// A membership or non-membership proof for one key.
+///
+/// Held as it is encoded — a bitmap of the empty siblings and the non-empty
+/// ones — so that decoding allocates no more than the bytes it was given
+/// (an empty sibling costs one bit on the wire, and would cost 32 bytes as
+/// a hash).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateProof {
-    siblings: Vec<Hash>,
+    /// Siblings in all (at most [`MAX_STATE_PROOF_SIBLINGS`]).
+    count: u16,
+    /// Bit `i` (least significant first) set: sibling `i` is empty.
+    empty: [u8; MAX_STATE_PROOF_SIBLINGS / 8],
+    /// The non-empty siblings, root down.
+    full: Vec<Hash>,
     terminal: ProofTerminal,
 }
 
@@ -76,13 +86,52 @@ pub enum StateProofError {
 }
 
 impl StateProof {
+    /// A proof from its siblings (root down; at most one per key bit, which
+    /// a walk of the tree cannot exceed) and its terminal.
     pub(crate) fn new(siblings: Vec<Hash>, terminal: ProofTerminal) -> Self {
-        StateProof { siblings, terminal }
+        let mut empty = [0u8; MAX_STATE_PROOF_SIBLINGS / 8];
+        let mut full = Vec::with_capacity(siblings.len());
+        for (index, sibling) in siblings.iter().take(MAX_STATE_PROOF_SIBLINGS).enumerate() {
+            if *sibling == EMPTY_SUBTREE {
+                if let Some(byte) = empty.get_mut(index / 8) {
+                    *byte |= 1 << (index % 8);
+                }
+            } else {
+                full.push(*sibling);
+            }
+        }
+        let count = siblings.len().min(MAX_STATE_PROOF_SIBLINGS);
+        StateProof {
+            count: u16::try_from(count).unwrap_or(u16::MAX),
+            empty,
+            full,
+            terminal,
+        }
     }
 
-    /// Sibling hashes from the root down.
-    pub fn siblings(&self) -> &[Hash] {
-        &self.siblings
+    /// Number of siblings: the depth of the path.
+    pub fn depth(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    fn is_empty_sibling(&self, index: usize) -> bool {
+        self.empty
+            .get(index / 8)
+            .is_some_and(|byte| byte & (1 << (index % 8)) != 0)
+    }
+
+    /// Sibling hashes from the root down (empty ones as [`EMPTY_SUBTREE`]).
+    pub fn siblings(&self) -> Vec<Hash> {
+        let mut full = self.full.iter();
+        (0..self.depth())
+            .map(|index| {
+                if self.is_empty_sibling(index) {
+                    EMPTY_SUBTREE
+                } else {
+                    full.next().copied().unwrap_or(EMPTY_SUBTREE)
+                }
+            })
+            .collect()
     }
 
     /// Where the path ends.
@@ -104,18 +153,9 @@ impl StateProof {
                 out.extend_from_slice(value_hash.as_bytes());
             }
         }
-        let count = u16::try_from(self.siblings.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&count.to_le_bytes());
-        let mut bitmap = vec![0u8; self.siblings.len().div_ceil(8)];
-        for (index, sibling) in self.siblings.iter().enumerate() {
-            if *sibling == EMPTY_SUBTREE {
-                if let Some(byte) = bitmap.get_mut(index / 8) {
-                    *byte |= 1 << (index % 8);
-                }
-            }
-        }
-        out.extend_from_slice(&bitmap);
-        for sibling in self.siblings.iter().filter(|s| **s != EMPTY_SUBTREE) {
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(self.empty.get(..self.depth().div_ceil(8)).unwrap_or(&[]));
+        for sibling in &self.full {
             out.extend_from_slice(sibling.as_bytes());
         }
         Bytes::from(out)
@@ -127,15 +167,10 @@ impl StateProof {
             ProofTerminal::Empty => 1,
             ProofTerminal::Leaf { .. } => 65,
         };
-        let full = self
-            .siblings
-            .iter()
-            .filter(|s| **s != EMPTY_SUBTREE)
-            .count();
         terminal
             .saturating_add(2)
-            .saturating_add(self.siblings.len().div_ceil(8))
-            .saturating_add(full.saturating_mul(32))
+            .saturating_add(self.depth().div_ceil(8))
+            .saturating_add(self.full.len().saturating_mul(32))
     }
 
     /// Strict decoding: the count is checked against its limit and the
@@ -176,24 +211,25 @@ impl StateProof {
         if (count..bitmap_len.saturating_mul(8)).any(is_empty) {
             return Err(StateProofError::NotCanonical("non-zero bitmap padding"));
         }
-        let full = (0..count).filter(|index| !is_empty(*index)).count();
-        reader.ensure((full as u64).saturating_mul(32))?;
-        let mut siblings = Vec::with_capacity(count);
-        for index in 0..count {
-            if is_empty(index) {
-                siblings.push(EMPTY_SUBTREE);
-            } else {
-                let sibling = Hash(reader.array()?);
-                if sibling == EMPTY_SUBTREE {
-                    return Err(StateProofError::NotCanonical(
-                        "empty subtree written out instead of flagged",
-                    ));
-                }
-                siblings.push(sibling);
+        let full_count = (0..count).filter(|index| !is_empty(*index)).count();
+        reader.ensure((full_count as u64).saturating_mul(32))?;
+        let mut full = Vec::with_capacity(full_count);
+        for _ in 0..full_count {
+            let sibling = Hash(reader.array()?);
+            if sibling == EMPTY_SUBTREE {
+                return Err(StateProofError::NotCanonical(
+                    "empty subtree written out instead of flagged",
+                ));
             }
+            full.push(sibling);
         }
         reader.finish()?;
-        Ok(StateProof { siblings, terminal })
+        Ok(StateProof {
+            count: u16::try_from(count).unwrap_or(u16::MAX),
+            empty: bitmap,
+            full,
+            terminal,
+        })
     }
 }
 
@@ -206,7 +242,7 @@ pub fn verify_state_proof(
     value: Option<&[u8]>,
     proof: &StateProof,
 ) -> Result<(), StateProofError> {
-    let depth = proof.siblings.len();
+    let depth = proof.depth();
     if depth > MAX_STATE_PROOF_SIBLINGS {
         return Err(StateProofError::TooDeep { count: depth });
     }
@@ -256,17 +292,28 @@ pub fn verify_state_proof(
     };
     // A lone leaf or an empty subtree next to an empty sibling would have been
     // compressed into its parent: such a proof comes from no tree.
-    if proof.siblings.last() == Some(&EMPTY_SUBTREE) {
+    if depth > 0 && proof.is_empty_sibling(depth - 1) {
         return Err(StateProofError::NotCanonical(
             "the deepest sibling is empty",
         ));
     }
     let mut current = bottom;
-    for (bit, sibling) in proof.siblings.iter().enumerate().rev() {
-        current = if key_bit(position, bit) {
-            interior_hash(sibling, &current)
+    let mut next_full = proof.full.len();
+    for bit in (0..depth).rev() {
+        let sibling = if proof.is_empty_sibling(bit) {
+            EMPTY_SUBTREE
         } else {
-            interior_hash(&current, sibling)
+            next_full = next_full
+                .checked_sub(1)
+                .ok_or(StateProofError::NotCanonical(
+                    "fewer siblings than the bitmap says",
+                ))?;
+            proof.full.get(next_full).copied().unwrap_or(EMPTY_SUBTREE)
+        };
+        current = if key_bit(position, bit) {
+            interior_hash(&sibling, &current)
+        } else {
+            interior_hash(&current, &sibling)
         };
     }
     if current != *root {

@@ -149,7 +149,7 @@ pub(crate) fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
 /// The store keys a stale list names: (column, key). Stale lists come back
 /// from a store that may be damaged: strict, no unchecked indexing.
 #[deny(clippy::indexing_slicing)]
-fn decode_stale(bytes: &[u8]) -> Result<Vec<(Column, Vec<u8>)>, StateTreeError> {
+pub(crate) fn decode_stale(bytes: &[u8]) -> Result<Vec<(Column, Vec<u8>)>, StateTreeError> {
     let corrupt = || StateTreeError::Corrupt {
         detail: "stale list is malformed".into(),
     };
@@ -160,7 +160,9 @@ fn decode_stale(bytes: &[u8]) -> Result<Vec<(Column, Vec<u8>)>, StateTreeError> 
             STALE_NODE => {
                 let (&len, after) = after.split_first().ok_or_else(corrupt)?;
                 let len = usize::from(len);
-                if after.len() < len {
+                // A node key is a version, a nibble count and up to 32
+                // packed bytes.
+                if !(9..=41).contains(&len) || after.len() < len {
                     return Err(corrupt());
                 }
                 let (key, after) = after.split_at(len);
