@@ -362,10 +362,13 @@ mod tests {
     }
 }
 
+/// A decoder of stored bytes that says whether it accepted them.
+pub type RecordDecoder = fn(&[u8]) -> bool;
+
 /// The engine's private record decoders, for tests that hold every decoder
 /// to the allocation rule (`docs/FORMAT.md`): each takes bytes and says
 /// whether it accepted them.
-pub fn record_decoders() -> Vec<(&'static str, fn(&[u8]) -> bool)> {
+pub fn record_decoders() -> Vec<(&'static str, RecordDecoder)> {
     vec![
         ("receipts record", |bytes| {
             crate::engine::records::decode_receipts(bytes).is_some()
