@@ -322,6 +322,29 @@ pub fn sign(key: &SigningKey, chain_id: u64, nonce: u64, ops: &[Op]) -> Transact
     Transaction::sign(key, chain_id, nonce, encode(ops)).expect("script fits a payload")
 }
 
+/// A decoder of stored bytes that says whether it accepted them.
+pub type RecordDecoder = fn(&[u8]) -> bool;
+
+/// The engine's private record decoders, for tests that hold every decoder
+/// to the allocation rule (`docs/FORMAT.md`): each takes bytes and says
+/// whether it accepted them.
+pub fn record_decoders() -> Vec<(&'static str, RecordDecoder)> {
+    vec![
+        ("receipts record", |bytes| {
+            crate::engine::records::decode_receipts(bytes).is_some()
+        }),
+        ("one receipt of a record", |bytes| {
+            crate::engine::records::receipt_at(bytes, 0).is_some()
+        }),
+        ("transaction location", |bytes| {
+            crate::engine::records::TxLocation::decode(bytes).is_some()
+        }),
+        ("stale list", |bytes| {
+            crate::state_tree::decode_stale_list(bytes).is_ok()
+        }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,27 +383,4 @@ mod tests {
         assert_eq!(decode(&encode(&ops)), Some(ops));
         assert_eq!(decode(&[0xee]), None);
     }
-}
-
-/// A decoder of stored bytes that says whether it accepted them.
-pub type RecordDecoder = fn(&[u8]) -> bool;
-
-/// The engine's private record decoders, for tests that hold every decoder
-/// to the allocation rule (`docs/FORMAT.md`): each takes bytes and says
-/// whether it accepted them.
-pub fn record_decoders() -> Vec<(&'static str, RecordDecoder)> {
-    vec![
-        ("receipts record", |bytes| {
-            crate::engine::records::decode_receipts(bytes).is_some()
-        }),
-        ("one receipt of a record", |bytes| {
-            crate::engine::records::receipt_at(bytes, 0).is_some()
-        }),
-        ("transaction location", |bytes| {
-            crate::engine::records::TxLocation::decode(bytes).is_some()
-        }),
-        ("stale list", |bytes| {
-            crate::state_tree::decode_stale_list(bytes).is_ok()
-        }),
-    ]
 }
