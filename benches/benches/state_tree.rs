@@ -176,7 +176,7 @@ impl jmt::storage::TreeReader for JmtOnRocks<'_> {
     fn get_value_option(
         &self,
         max_version: u64,
-        position: KeyHash,
+        key_hash: KeyHash,
     ) -> anyhow::Result<Option<Vec<u8>>> {
         let mut key = key_hash.0.to_vec();
         key.extend_from_slice(&max_version.to_be_bytes());
@@ -205,7 +205,7 @@ fn jmt_commit(store: &RocksStore, update: &jmt::storage::TreeUpdateBatch) {
             borsh::to_vec(node).expect("borsh"),
         );
     }
-    for ((version, application_position), value) in update.node_batch.values() {
+    for ((version, key_hash), value) in update.node_batch.values() {
         let mut key = key_hash.0.to_vec();
         key.extend_from_slice(&version.to_be_bytes());
         batch.put(

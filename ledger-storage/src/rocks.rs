@@ -242,9 +242,11 @@ fn create_atomically(path: &Path, config: &RocksConfig) -> Result<(), StoreError
     let temporary = parent.join(format!(".{name}{CREATING}{}-{nanos}", std::process::id()));
     std::fs::create_dir(&temporary).map_err(|e| io_error(&temporary, e))?;
     let creation = (|| {
-        let _lock = lock_store(&temporary)?;
+        // Locked from the start, so that no other opener takes this
+        // directory for an abandoned one.
+        let lock = lock_store(&temporary)?;
         {
-            let store = RocksStore::open_db(&temporary, config)?;
+            let store = RocksStore::open_db(&temporary, config, Some(lock))?;
             let mut batch = WriteBatch::new();
             batch.put(Column::Meta, MARKER_KEY, MARKER_VALUE);
             batch.put(
@@ -311,15 +313,19 @@ impl RocksStore {
                 detail: "a RocksDB database without the ledger's column families".into(),
             });
         }
-        let store = Self::open_db(&path, &config)?;
+        let store = Self::open_db(&path, &config, None)?;
         store.check_schema()?;
         Ok(store)
     }
 
-    /// Takes the lock and opens the database at `path` with the ledger's
-    /// column families, creating what is missing.
-    fn open_db(path: &Path, config: &RocksConfig) -> Result<Self, StoreError> {
-        let lock = lock_store(path)?;
+    /// Takes the lock (unless the caller holds it) and opens the database
+    /// at `path` with the ledger's column families, creating what is
+    /// missing.
+    fn open_db(path: &Path, config: &RocksConfig, lock: Option<File>) -> Result<Self, StoreError> {
+        let lock = match lock {
+            Some(lock) => lock,
+            None => lock_store(path)?,
+        };
         let options = db_options(config);
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
         let descriptors = Column::ALL.iter().map(|column| {

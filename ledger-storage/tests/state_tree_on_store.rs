@@ -33,10 +33,7 @@ fn random_updates(rng: &mut rand::rngs::StdRng, keys: u32) -> Vec<StateUpdate> {
         map.insert(key, value);
     }
     map.into_iter()
-        .map(|(application_position, value)| StateUpdate {
-            application_position,
-            value,
-        })
+        .map(|(position, value)| StateUpdate { position, value })
         .collect()
 }
 

@@ -292,7 +292,10 @@ pub fn verify_state_proof(
     };
     // A lone leaf or an empty subtree next to an empty sibling would have been
     // compressed into its parent: such a proof comes from no tree.
-    if depth.checked_sub(1).is_some_and(|deepest| proof.is_empty_sibling(deepest)) {
+    if depth
+        .checked_sub(1)
+        .is_some_and(|deepest| proof.is_empty_sibling(deepest))
+    {
         return Err(StateProofError::NotCanonical(
             "the deepest sibling is empty",
         ));
