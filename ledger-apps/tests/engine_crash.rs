@@ -63,7 +63,9 @@ fn reference_chain() -> Vec<Block> {
                     to: PublicKey::from_signing_key(key),
                     amount: 1_000_000,
                 };
-                txs.push(Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode()).unwrap());
+                txs.push(
+                    Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode().unwrap()).unwrap(),
+                );
                 nonces[0] += 1;
             }
         }
@@ -73,7 +75,9 @@ fn reference_chain() -> Vec<Block> {
                 to: PublicKey::from_signing_key(&keys[rng.random_range(0..ACCOUNTS)]),
                 amount: rng.random_range(1..100),
             };
-            txs.push(Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode()).unwrap());
+            txs.push(
+                Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode().unwrap()).unwrap(),
+            );
             nonces[from] += 1;
         }
         let block = ledger.build_block(txs, height * 1_000).unwrap();

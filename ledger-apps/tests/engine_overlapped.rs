@@ -120,7 +120,9 @@ fn chain(blocks: u64, seed: u64) -> (Vec<Block>, Ledger<MemStore, Transfers>) {
                     to: PublicKey::from_signing_key(key),
                     amount: 10_000,
                 };
-                txs.push(Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode()).unwrap());
+                txs.push(
+                    Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode().unwrap()).unwrap(),
+                );
                 nonces[0] += 1;
             }
         }
@@ -131,7 +133,9 @@ fn chain(blocks: u64, seed: u64) -> (Vec<Block>, Ledger<MemStore, Transfers>) {
                 to: PublicKey::from_signing_key(&keys[to]),
                 amount: rng.random_range(0..3_000),
             };
-            txs.push(Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode()).unwrap());
+            txs.push(
+                Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode().unwrap()).unwrap(),
+            );
             nonces[from] += 1;
         }
         let block = proposer.build_block(txs, 1_000 * height).unwrap();

@@ -61,7 +61,9 @@ fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledge
                     to: PublicKey::from_signing_key(key),
                     amount: 1_000 + i as u64,
                 };
-                txs.push(Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode()).unwrap());
+                txs.push(
+                    Transaction::sign(&keys[0], CHAIN, nonces[0], op.encode().unwrap()).unwrap(),
+                );
                 nonces[0] += 1;
             }
         }
@@ -72,7 +74,8 @@ fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledge
                 to: PublicKey::from_signing_key(&keys[to]),
                 amount: rng.random_range(0..600),
             };
-            let mut tx = Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode()).unwrap();
+            let mut tx =
+                Transaction::sign(&keys[from], CHAIN, nonces[from], op.encode().unwrap()).unwrap();
             match rng.random_range(0..20) {
                 // A bad signature: the proposer must drop it.
                 0 => {
@@ -82,8 +85,13 @@ fn build_chain<S: Store>(store: S, blocks: u64, seed: u64) -> (Vec<Block>, Ledge
                 }
                 // A replay of an old nonce: dropped too.
                 1 if nonces[from] > 0 => {
-                    tx = Transaction::sign(&keys[from], CHAIN, nonces[from] - 1, op.encode())
-                        .unwrap();
+                    tx = Transaction::sign(
+                        &keys[from],
+                        CHAIN,
+                        nonces[from] - 1,
+                        op.encode().unwrap(),
+                    )
+                    .unwrap();
                 }
                 _ => nonces[from] += 1,
             }
