@@ -9,8 +9,11 @@
 //! * [`notary`]: anchor a document's hash with signer and time, forever.
 //!
 //! Every payload encoder encodes a value exactly or refuses it with an
-//! [`EncodeError`] naming the field and the limit; none cuts or pads. Each
-//! module's documentation gives its limits and its failure codes.
+//! [`EncodeError`] naming the field and the limit; none cuts or pads. Every
+//! key a payload names is checked with
+//! [`ledger_core::PublicKey::check_strict`] before an application stores
+//! it. Each module's documentation gives its limits, its key rule and its
+//! failure codes.
 
 mod error;
 pub mod notary;

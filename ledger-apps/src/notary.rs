@@ -12,6 +12,12 @@
 //! exactly [`ANCHOR_BYTES`]: both have fixed fields only, so their encoders
 //! cannot fail, and `decode(encode(v)) == v`, `encode(decode(b)) == b`.
 //!
+//! **Keys.** The payload names no key. The signer an anchor records is the
+//! transaction's sender, accepted by its signature under the ZIP-215 rule,
+//! which also accepts small-order keys that "sign" anything: whoever relies
+//! on an anchor's signer as a person should also require
+//! `anchor.signer.check_strict()` ([`PublicKey::check_strict`]).
+
 #![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;

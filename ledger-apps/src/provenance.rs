@@ -28,6 +28,20 @@
 //! holds for the stored records ([`Need`], [`Shipment`], [`CustodyStep`]),
 //! which have no variable-length fields.
 //!
+//! **Keys.** The keys a payload names, the organisation of
+//! [`Operation::RegisterOrganisation`] and the receiver of
+//! [`Operation::HandOver`], come from the payload, not from a signature, and
+//! the application stores them as parties who may later sign. So each must
+//! be one only its owner can sign for ([`PublicKey::check_strict`]:
+//! canonical, on the curve, prime order); any other fails with
+//! [`INVALID_KEY`] before anything else is looked at, and nothing is stored.
+//! Under the ZIP-215 rule a small-order key "signs" anything: a custodian
+//! with such a key could be impersonated by everyone.
+//!
+//! Failures: [`MALFORMED_PAYLOAD`], then [`INVALID_KEY`], then the rules of
+//! each operation ([`NOT_AUTHORISED`], [`UNKNOWN_RECORD`], [`QUANTITY_RULE`],
+//! [`WRONG_STATE`]); [`CORRUPT_RECORD`] wherever a stored record is read.
+
 #![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
@@ -55,6 +69,10 @@ pub const QUANTITY_RULE: u32 = 4;
 pub const WRONG_STATE: u32 = 5;
 /// Failure code: stored bytes are not a valid record.
 pub const CORRUPT_RECORD: u32 = 6;
+/// Failure code: a key named in the payload is not strict (not canonical,
+/// not a curve point, or of small or mixed order;
+/// [`PublicKey::check_strict`]).
+pub const INVALID_KEY: u32 = 7;
 
 /// One provenance operation (a transaction payload).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,6 +233,18 @@ impl Operation {
             }
         }
         Ok(Bytes::from(out))
+    }
+
+    /// The key this operation names for the application to store, if any.
+    fn named_key(&self) -> Option<&PublicKey> {
+        match self {
+            Operation::RegisterOrganisation { organisation, .. } => Some(organisation),
+            Operation::HandOver { to, .. } => Some(to),
+            Operation::PublishNeed { .. }
+            | Operation::Pledge { .. }
+            | Operation::Ship { .. }
+            | Operation::Accept { .. } => None,
+        }
     }
 
     /// Strict decoding: no trailing bytes, valid UTF-8, texts within limit.
@@ -468,6 +498,10 @@ impl StateMachine for Provenance {
         let signer = *context.tx.sender();
         let operation = Operation::decode(context.tx.payload())
             .ok_or_else(|| Failure::new(MALFORMED_PAYLOAD, "not a provenance payload"))?;
+        if let Some(key) = operation.named_key() {
+            key.check_strict()
+                .map_err(|error| Failure::new(INVALID_KEY, format!("key refused: {error}")))?;
+        }
         match operation {
             Operation::RegisterOrganisation { organisation, name } => {
                 if signer != self.registrar {
