@@ -10,7 +10,8 @@
 //!
 //! **Limits.** The payload is exactly [`PAYLOAD_BYTES`] bytes and an anchor
 //! exactly [`ANCHOR_BYTES`]: both have fixed fields only, so their encoders
-//! cannot fail, and `decode(encode(v)) == v`, `encode(decode(b)) == b`.
+//! cannot fail, and `decode(encode(v)) == v`, `encode(decode(b)) == b`
+//! (tested by proptest in `tests/payload_roundtrip.rs`).
 //!
 //! **Keys.** The payload names no key. The signer an anchor records is the
 //! transaction's sender, accepted by its signature under the ZIP-215 rule,

@@ -26,7 +26,8 @@
 //! `decode(encode(v)) == v` for every value the encoder accepts, and
 //! `encode(decode(b)) == b` for every payload the decoder accepts; the same
 //! holds for the stored records ([`Need`], [`Shipment`], [`CustodyStep`]),
-//! which have no variable-length fields.
+//! which have no variable-length fields (tested by proptest in
+//! `tests/payload_roundtrip.rs`).
 //!
 //! **Keys.** The keys a payload names, the organisation of
 //! [`Operation::RegisterOrganisation`] and the receiver of
