@@ -19,6 +19,8 @@ mod error;
 pub mod notary;
 pub mod provenance;
 #[cfg(feature = "fuzzing")]
+pub mod roundtrip;
+#[cfg(feature = "fuzzing")]
 pub mod scenario;
 pub mod transfers;
 

@@ -11,7 +11,8 @@
 //! **Limits.** The payload is exactly [`PAYLOAD_BYTES`] bytes and an anchor
 //! exactly [`ANCHOR_BYTES`]: both have fixed fields only, so their encoders
 //! cannot fail, and `decode(encode(v)) == v`, `encode(decode(b)) == b`
-//! (tested by proptest in `tests/payload_roundtrip.rs`).
+//! (tested by proptest in `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_notary_payload.rs`).
 //!
 //! **Keys.** The payload names no key. The signer an anchor records is the
 //! transaction's sender, accepted by its signature under the ZIP-215 rule,

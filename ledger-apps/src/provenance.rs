@@ -27,7 +27,8 @@
 //! `encode(decode(b)) == b` for every payload the decoder accepts; the same
 //! holds for the stored records ([`Need`], [`Shipment`], [`CustodyStep`]),
 //! which have no variable-length fields (tested by proptest in
-//! `tests/payload_roundtrip.rs`).
+//! `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_provenance_payload.rs`).
 //!
 //! **Keys.** The keys a payload names, the organisation of
 //! [`Operation::RegisterOrganisation`] and the receiver of

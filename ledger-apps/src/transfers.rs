@@ -17,7 +17,8 @@
 //! [`MAX_MEMO_BYTES`] is [`EncodeError::FieldTooLong`]; nothing is cut. So
 //! `decode(encode(v)) == v` for every value the encoder accepts, and
 //! `encode(decode(b)) == b` for every payload the decoder accepts (tested by
-//! proptest in `tests/payload_roundtrip.rs`).
+//! proptest in `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_transfers_payload.rs`).
 //!
 //! **Keys.** A recipient key comes from the payload, not from a signature,
 //! so it must be one only its owner can sign for
