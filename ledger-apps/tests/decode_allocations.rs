@@ -84,8 +84,11 @@ fn allocated_by(decode: &dyn Fn(&[u8]) -> bool, input: &[u8]) -> usize {
     ALLOCATED.with(Cell::get)
 }
 
-/// Every application decoder, named; each returns whether it accepted.
-fn decoders() -> Vec<(&'static str, Box<dyn Fn(&[u8]) -> bool>)> {
+/// A decoder that says whether it accepted its input.
+type Decoder = Box<dyn Fn(&[u8]) -> bool>;
+
+/// Every application decoder, named.
+fn decoders() -> Vec<(&'static str, Decoder)> {
     vec![
         (
             "transfers payload",

@@ -28,7 +28,7 @@ fn fuzz_dir() -> PathBuf {
 const KEY: PublicKey = PublicKey([0x5a; 32]);
 const ID: Hash = Hash([0x3c; 32]);
 
-fn transfers_seeds() -> Vec<(&'static str, Vec<u8>)> {
+fn transfers_seeds() -> Seeds {
     let transfer = transfers::Operation::Transfer {
         to: KEY,
         amount: 250,
@@ -66,7 +66,7 @@ fn transfers_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn provenance_seeds() -> Vec<(&'static str, Vec<u8>)> {
+fn provenance_seeds() -> Seeds {
     let register = provenance::Operation::RegisterOrganisation {
         organisation: KEY,
         name: "St. Mary's".into(),
@@ -140,7 +140,7 @@ fn provenance_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn notary_seeds() -> Vec<(&'static str, Vec<u8>)> {
+fn notary_seeds() -> Seeds {
     let payload = notary::encode_payload(&ID).to_vec();
     let anchor = Anchor {
         signer: KEY,
@@ -159,23 +159,35 @@ fn notary_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// A target's oracle.
 type Check = fn(&[u8]);
+/// Named seeds of a target.
+type Seeds = Vec<(&'static str, Vec<u8>)>;
 
-fn targets() -> [(&'static str, fn() -> Vec<(&'static str, Vec<u8>)>, Check); 3] {
-    [
-        (
-            "decode_transfers_payload",
-            transfers_seeds,
-            check_transfers_bytes,
-        ),
-        (
-            "decode_provenance_payload",
-            provenance_seeds,
-            check_provenance_bytes,
-        ),
-        ("decode_notary_payload", notary_seeds, check_notary_bytes),
-    ]
+/// A fuzz target: its name, its seeds and its oracle.
+struct Target {
+    name: &'static str,
+    seeds: fn() -> Seeds,
+    check: Check,
 }
+
+const TARGETS: [Target; 3] = [
+    Target {
+        name: "decode_transfers_payload",
+        seeds: transfers_seeds,
+        check: check_transfers_bytes,
+    },
+    Target {
+        name: "decode_provenance_payload",
+        seeds: provenance_seeds,
+        check: check_provenance_bytes,
+    },
+    Target {
+        name: "decode_notary_payload",
+        seeds: notary_seeds,
+        check: check_notary_bytes,
+    },
+];
 
 fn write_seeds(target: &str, seeds: &[(&str, Vec<u8>)]) {
     let dir = fuzz_dir().join("corpus").join(target);
@@ -222,7 +234,12 @@ fn accepted(target: &str, bytes: &[u8]) -> bool {
 /// decoder), and every corpus and artifact file passes the oracle.
 #[test]
 fn payload_corpora_replay() {
-    for (target, seeds, check) in targets() {
+    for Target {
+        name: target,
+        seeds,
+        check,
+    } in TARGETS
+    {
         let seeds = seeds();
         if std::env::var_os("LEDGER_BLESS").is_some() {
             write_seeds(target, &seeds);
