@@ -682,6 +682,7 @@ mod tests {
             assert_eq!(Operation::decode(&longer), None);
         }
     }
+
     #[test]
     fn texts_are_refused_not_cut() {
         // Thirty euro signs: 90 bytes, once cut at 64 in the middle of a
