@@ -45,7 +45,8 @@ fn transfers(accounts: &[SigningKey], previous: usize) -> Vec<Transaction> {
                 to,
                 amount: 1 + (i as u64 % 100),
             };
-            Transaction::sign(&accounts[from], CHAIN, nonce, op.encode()).expect("sign")
+            let payload = op.encode().expect("a transfer always encodes");
+            Transaction::sign(&accounts[from], CHAIN, nonce, payload).expect("sign")
         })
         .collect()
 }
@@ -64,7 +65,8 @@ fn chain(accounts: &[SigningKey], count: usize) -> Vec<Block> {
                 to: PublicKey::from_signing_key(key),
                 amount: 1 << 40,
             };
-            Transaction::sign(minter, CHAIN, i as u64, op.encode()).expect("sign")
+            let payload = op.encode().expect("a mint always encodes");
+            Transaction::sign(minter, CHAIN, i as u64, payload).expect("sign")
         })
         .collect();
     let mut out = Vec::with_capacity(count + 1);

@@ -2,7 +2,7 @@
 //! `cargo run --release --example notary`.
 
 use ed25519_dalek::SigningKey;
-use ledger_apps::notary::{anchor_key, Anchor, Notary};
+use ledger_apps::notary::{anchor_key, encode_payload, Anchor, Notary};
 use ledger_core::application_position;
 use ledger_core::verify_state_proof;
 use ledger_core::MemStore;
@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The document itself never touches the ledger: only its hash does.
     let document = b"Deed of donation: 4,000 N95 masks to St. Mary's, signed 2026-03-02";
     let digest = Hash(*blake3::hash(document).as_bytes());
-    let tx = Transaction::sign(&registry, CHAIN, 0, digest.0.to_vec())?;
+    let tx = Transaction::sign(&registry, CHAIN, 0, encode_payload(&digest))?;
     let block = ledger.build_block(vec![tx], 1_772_409_600_000)?;
     let verified = ledger.verify_block(block)?;
     ledger.apply_block(verified)?;
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anchor.height, anchor.timestamp_ms, anchor.signer
     );
     // A second anchor of the same document fails (the record is permanent).
-    let again = Transaction::sign(&registry, CHAIN, 1, digest.0.to_vec())?;
+    let again = Transaction::sign(&registry, CHAIN, 1, encode_payload(&digest))?;
     let block = ledger.build_block(vec![again], 1_772_409_660_000)?;
     let outcome = ledger.apply_block(ledger.verify_block(block)?)?;
     println!("second anchor: {:?}", outcome.receipts[0]);

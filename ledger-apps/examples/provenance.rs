@@ -27,9 +27,10 @@ impl Party {
     fn public(&self) -> PublicKey {
         PublicKey::from_signing_key(&self.key)
     }
-    fn sign(&mut self, op: &Operation) -> Result<Transaction, ledger_core::EncodeError> {
+    fn sign(&mut self, op: &Operation) -> Result<Transaction, Box<dyn std::error::Error>> {
+        let payload = op.encode()?;
         self.nonce += 1;
-        Transaction::sign(&self.key, 3, self.nonce - 1, op.encode())
+        Ok(Transaction::sign(&self.key, 3, self.nonce - 1, payload)?)
     }
 }
 

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         amount: 1_000,
     };
     let block = ledger.build_block(
-        vec![Transaction::sign(&treasury, CHAIN, 0, mint.encode())?],
+        vec![Transaction::sign(&treasury, CHAIN, 0, mint.encode()?)?],
         1_700_000_000_000,
     )?;
     let verified = ledger.verify_block(block)?;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         to: PublicKey::from_signing_key(&clinic),
         amount: 250,
     };
-    let tx = Transaction::sign(&treasury, CHAIN, 1, pay.encode())?;
+    let tx = Transaction::sign(&treasury, CHAIN, 1, pay.encode()?)?;
     let block = ledger.build_block(vec![tx.clone()], 1_700_000_060_000)?;
     let verified = ledger.verify_block(block)?;
     let outcome = ledger.apply_block(verified)?;

@@ -7,10 +7,37 @@
 //! in milliseconds (u64 LE) ‖ height (u64 LE) ‖ anchoring transaction id
 //! (32). The first anchor wins; anchoring an anchored hash fails, so a record
 //! can never be rewritten.
+//!
+//! **Limits.** The payload is exactly [`PAYLOAD_BYTES`] bytes and an anchor
+//! exactly [`ANCHOR_BYTES`]: both have fixed fields only, so their encoders
+//! cannot fail, and `decode(encode(v)) == v`, `encode(decode(b)) == b`
+//! (tested by proptest in `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_notary_payload.rs`).
+//!
+//! **Keys.** The payload names no key. The signer an anchor records is the
+//! transaction's sender, accepted by its signature under the ZIP-215 rule,
+//! which also accepts small-order keys that "sign" anything: whoever relies
+//! on an anchor's signer as a person should also require
+//! `anchor.signer.check_strict()` ([`PublicKey::check_strict`]).
+
+#![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
 use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
 use ledger_core::{Hash, PublicKey};
+
+/// Bytes of a notary payload: the document's hash.
+pub const PAYLOAD_BYTES: usize = 32;
+
+/// The payload that anchors `document`.
+pub fn encode_payload(document: &Hash) -> Bytes {
+    Bytes::copy_from_slice(document.as_bytes())
+}
+
+/// Strict decoding of a payload: exactly [`PAYLOAD_BYTES`] bytes.
+pub fn decode_payload(payload: &[u8]) -> Option<Hash> {
+    <[u8; PAYLOAD_BYTES]>::try_from(payload).ok().map(Hash)
+}
 
 /// Failure code: the payload is not a 32-byte document hash.
 pub const MALFORMED_PAYLOAD: u32 = 1;
@@ -71,10 +98,9 @@ pub struct Notary;
 
 impl StateMachine for Notary {
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
-        let document: [u8; 32] = context.tx.payload()[..]
-            .try_into()
-            .map_err(|_| Failure::new(MALFORMED_PAYLOAD, "payload is not a 32-byte hash"))?;
-        let key = anchor_key(&Hash(document));
+        let document = decode_payload(context.tx.payload())
+            .ok_or_else(|| Failure::new(MALFORMED_PAYLOAD, "payload is not a 32-byte hash"))?;
+        let key = anchor_key(&document);
         if state.get(&key)?.is_some() {
             return Err(Failure::new(ALREADY_ANCHORED, "document already anchored"));
         }
@@ -85,7 +111,7 @@ impl StateMachine for Notary {
             tx_id: context.tx_id,
         };
         state.put(&key, anchor.encode())?;
-        state.emit(b"anchored", &document)?;
+        state.emit(b"anchored", document.as_bytes())?;
         Ok(())
     }
 }

@@ -17,13 +17,47 @@
 //! Invariants (tested by proptest): the quantity in custody never exceeds
 //! what was shipped; no hand-over completes without both the handing and the
 //! receiving signature; what a need has received never exceeds its quantity.
+//!
+//! **Limits.** Every text (organisation name, item, destination) is UTF-8 of
+//! 0 to [`MAX_TEXT_BYTES`] bytes, after a one-byte length. [`Operation::encode`]
+//! encodes a value exactly or refuses it with [`EncodeError::FieldTooLong`]
+//! naming the field; it never cuts a text (a cut can split a character, and
+//! then the application's own decoder refuses the payload). So
+//! `decode(encode(v)) == v` for every value the encoder accepts, and
+//! `encode(decode(b)) == b` for every payload the decoder accepts; the same
+//! holds for the stored records ([`Need`], [`Shipment`], [`CustodyStep`]),
+//! which have no variable-length fields (tested by proptest in
+//! `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_provenance_payload.rs`).
+//!
+//! **Keys.** The keys a payload names, the organisation of
+//! [`Operation::RegisterOrganisation`] and the receiver of
+//! [`Operation::HandOver`], come from the payload, not from a signature, and
+//! the application stores them as parties who may later sign. So each must
+//! be one only its owner can sign for ([`PublicKey::check_strict`]:
+//! canonical, on the curve, prime order); any other fails with
+//! [`INVALID_KEY`] before anything else is looked at, and nothing is stored.
+//! Under the ZIP-215 rule a small-order key "signs" anything: a custodian
+//! with such a key could be impersonated by everyone.
+//!
+//! Failures: [`MALFORMED_PAYLOAD`], then [`INVALID_KEY`], then the rules of
+//! each operation ([`NOT_AUTHORISED`], [`UNKNOWN_RECORD`], [`QUANTITY_RULE`],
+//! [`WRONG_STATE`]); [`CORRUPT_RECORD`] wherever a stored record is read.
+
+#![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
 use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
 use ledger_core::{Hash, PublicKey};
 
-/// Longest organisation name, item or destination, in bytes of UTF-8.
+use crate::EncodeError;
+
+/// Longest organisation name, item or destination, in bytes of UTF-8
+/// (short labels; the documents themselves belong off the ledger).
 pub const MAX_TEXT_BYTES: usize = 64;
+
+// A text's length travels as one byte.
+const _: () = assert!(MAX_TEXT_BYTES <= u8::MAX as usize);
 
 /// Failure code: the payload is not a provenance operation.
 pub const MALFORMED_PAYLOAD: u32 = 1;
@@ -37,6 +71,10 @@ pub const QUANTITY_RULE: u32 = 4;
 pub const WRONG_STATE: u32 = 5;
 /// Failure code: stored bytes are not a valid record.
 pub const CORRUPT_RECORD: u32 = 6;
+/// Failure code: a key named in the payload is not strict (not canonical,
+/// not a curve point, or of small or mixed order;
+/// [`PublicKey::check_strict`]).
+pub const INVALID_KEY: u32 = 7;
 
 /// One provenance operation (a transaction payload).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,11 +134,21 @@ const TAG_SHIP: u8 = 4;
 const TAG_HAND_OVER: u8 = 5;
 const TAG_ACCEPT: u8 = 6;
 
-fn put_text(out: &mut Vec<u8>, text: &str) {
+/// Appends `text` as a one-byte length and its UTF-8 bytes, or refuses it
+/// if it is longer than [`MAX_TEXT_BYTES`].
+fn put_text(out: &mut Vec<u8>, field: &'static str, text: &str) -> Result<(), EncodeError> {
     let bytes = text.as_bytes();
-    let len = bytes.len().min(MAX_TEXT_BYTES);
-    out.push(len as u8);
-    out.extend_from_slice(bytes.get(..len).unwrap_or(&[]));
+    let too_long = || EncodeError::FieldTooLong {
+        field,
+        len: bytes.len(),
+        max: MAX_TEXT_BYTES,
+    };
+    if bytes.len() > MAX_TEXT_BYTES {
+        return Err(too_long());
+    }
+    out.push(u8::try_from(bytes.len()).map_err(|_| too_long())?);
+    out.extend_from_slice(bytes);
+    Ok(())
 }
 
 /// A strict little reader over a payload.
@@ -121,15 +169,17 @@ impl<'a> Cursor<'a> {
     fn key(&mut self) -> Option<PublicKey> {
         self.take::<32>().map(PublicKey)
     }
+    /// A text: checked against the limit and the remaining bytes, and
+    /// validated as UTF-8, before anything is allocated.
     fn text(&mut self) -> Option<String> {
         let [len] = self.take::<1>()?;
         let len = usize::from(len);
-        if len > MAX_TEXT_BYTES || len > self.0.len() {
+        if len > MAX_TEXT_BYTES {
             return None;
         }
-        let (text, rest) = self.0.split_at(len);
+        let (text, rest) = self.0.split_at_checked(len)?;
         self.0 = rest;
-        String::from_utf8(text.to_vec()).ok()
+        std::str::from_utf8(text).ok().map(str::to_owned)
     }
     fn done(&self) -> bool {
         self.0.is_empty()
@@ -139,14 +189,15 @@ impl<'a> Cursor<'a> {
 impl Operation {
     /// The canonical payload: a tag byte, then the fields in order
     /// (keys and ids 32 bytes, quantities u64 LE, texts a u8 length and
-    /// UTF-8 bytes, at most [`MAX_TEXT_BYTES`]; longer texts are cut).
-    pub fn encode(&self) -> Bytes {
+    /// UTF-8 bytes), or [`EncodeError::FieldTooLong`] for a text over
+    /// [`MAX_TEXT_BYTES`].
+    pub fn encode(&self) -> Result<Bytes, EncodeError> {
         let mut out = Vec::with_capacity(80);
         match self {
             Operation::RegisterOrganisation { organisation, name } => {
                 out.push(TAG_REGISTER);
                 out.extend_from_slice(&organisation.0);
-                put_text(&mut out, name);
+                put_text(&mut out, "name", name)?;
             }
             Operation::PublishNeed {
                 item,
@@ -154,9 +205,9 @@ impl Operation {
                 destination,
             } => {
                 out.push(TAG_NEED);
-                put_text(&mut out, item);
+                put_text(&mut out, "item", item)?;
                 out.extend_from_slice(&quantity.to_le_bytes());
-                put_text(&mut out, destination);
+                put_text(&mut out, "destination", destination)?;
             }
             Operation::Pledge { need, quantity } | Operation::Ship { need, quantity } => {
                 out.push(if matches!(self, Operation::Pledge { .. }) {
@@ -183,7 +234,19 @@ impl Operation {
                 out.extend_from_slice(&quantity.to_le_bytes());
             }
         }
-        Bytes::from(out)
+        Ok(Bytes::from(out))
+    }
+
+    /// The key this operation names for the application to store, if any.
+    fn named_key(&self) -> Option<&PublicKey> {
+        match self {
+            Operation::RegisterOrganisation { organisation, .. } => Some(organisation),
+            Operation::HandOver { to, .. } => Some(to),
+            Operation::PublishNeed { .. }
+            | Operation::Pledge { .. }
+            | Operation::Ship { .. }
+            | Operation::Accept { .. } => None,
+        }
     }
 
     /// Strict decoding: no trailing bytes, valid UTF-8, texts within limit.
@@ -301,7 +364,8 @@ fn corrupt(what: &str) -> Failure {
 }
 
 impl Need {
-    fn encode(&self) -> Bytes {
+    /// The stored encoding (fixed fields, no limits to break).
+    pub fn encode(&self) -> Bytes {
         let mut out = Vec::with_capacity(56);
         out.extend_from_slice(&self.organisation.0);
         out.extend_from_slice(&self.quantity.to_le_bytes());
@@ -323,7 +387,8 @@ impl Need {
 }
 
 impl Shipment {
-    fn encode(&self) -> Bytes {
+    /// The stored encoding (fixed fields, no limits to break).
+    pub fn encode(&self) -> Bytes {
         let mut out = Vec::with_capacity(160);
         out.extend_from_slice(self.need.as_bytes());
         out.extend_from_slice(&self.shipped.to_le_bytes());
@@ -372,7 +437,8 @@ impl Shipment {
 }
 
 impl CustodyStep {
-    fn encode(&self) -> Bytes {
+    /// The stored encoding (fixed fields, no limits to break).
+    pub fn encode(&self) -> Bytes {
         let mut out = Vec::with_capacity(112);
         out.extend_from_slice(&self.from.0);
         out.extend_from_slice(&self.to.0);
@@ -398,7 +464,7 @@ impl CustodyStep {
 fn read_u64(state: &mut dyn StateAccess, key: &[u8]) -> Result<u64, Failure> {
     match state.get(key)? {
         None => Ok(0),
-        Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
             .map(u64::from_le_bytes)
             .map_err(|_| corrupt("pledge")),
     }
@@ -434,6 +500,10 @@ impl StateMachine for Provenance {
         let signer = *context.tx.sender();
         let operation = Operation::decode(context.tx.payload())
             .ok_or_else(|| Failure::new(MALFORMED_PAYLOAD, "not a provenance payload"))?;
+        if let Some(key) = operation.named_key() {
+            key.check_strict()
+                .map_err(|error| Failure::new(INVALID_KEY, format!("key refused: {error}")))?;
+        }
         match operation {
             Operation::RegisterOrganisation { organisation, name } => {
                 if signer != self.registrar {
@@ -602,7 +672,7 @@ mod tests {
             },
         ];
         for op in ops {
-            let bytes = op.encode();
+            let bytes = op.encode().unwrap();
             assert_eq!(Operation::decode(&bytes), Some(op.clone()));
             for len in 0..bytes.len() {
                 assert_eq!(Operation::decode(&bytes[..len]), None);
@@ -611,5 +681,49 @@ mod tests {
             longer.push(0);
             assert_eq!(Operation::decode(&longer), None);
         }
+    }
+
+    #[test]
+    fn texts_are_refused_not_cut() {
+        // Thirty euro signs: 90 bytes, once cut at 64 in the middle of a
+        // character into a payload the decoder refused.
+        let register = |name: String| Operation::RegisterOrganisation {
+            organisation: PublicKey([1; 32]),
+            name,
+        };
+        assert_eq!(
+            register("€".repeat(30)).encode(),
+            Err(EncodeError::FieldTooLong {
+                field: "name",
+                len: 90,
+                max: MAX_TEXT_BYTES
+            })
+        );
+        // 21 euro signs and one byte: exactly the limit, and exact.
+        let exact = register(format!("{}a", "€".repeat(21)));
+        let bytes = exact.encode().unwrap();
+        assert_eq!(Operation::decode(&bytes), Some(exact));
+        // 21 euro signs and a two-byte character: one byte over.
+        assert_eq!(
+            register(format!("{}é", "€".repeat(21))).encode(),
+            Err(EncodeError::FieldTooLong {
+                field: "name",
+                len: MAX_TEXT_BYTES + 1,
+                max: MAX_TEXT_BYTES
+            })
+        );
+        let need = Operation::PublishNeed {
+            item: "masks".into(),
+            quantity: 1,
+            destination: "x".repeat(MAX_TEXT_BYTES + 1),
+        };
+        assert_eq!(
+            need.encode(),
+            Err(EncodeError::FieldTooLong {
+                field: "destination",
+                len: MAX_TEXT_BYTES + 1,
+                max: MAX_TEXT_BYTES
+            })
+        );
     }
 }

@@ -73,7 +73,8 @@ pub fn run_transfer_scenario(data: &[u8]) {
                 amount: GENESIS_BALANCE,
             };
             nonces[0] += 1;
-            Transaction::sign(&accounts[0], CHAIN, nonces[0] - 1, op.encode()).expect("sign")
+            let payload = op.encode().expect("a mint always encodes");
+            Transaction::sign(&accounts[0], CHAIN, nonces[0] - 1, payload).expect("sign")
         })
         .collect();
     let mut tamper_next = false;
@@ -143,7 +144,8 @@ pub fn run_transfer_scenario(data: &[u8]) {
             nonces[from] - 1
         };
         let op = Operation::Transfer { to, amount };
-        let mut tx = Transaction::sign(&accounts[from], CHAIN, nonce, op.encode()).expect("sign");
+        let payload = op.encode().expect("a transfer always encodes");
+        let mut tx = Transaction::sign(&accounts[from], CHAIN, nonce, payload).expect("sign");
         if flags & 1 != 0 {
             let mut signature = tx.signature().0;
             signature[7] ^= 0x10;

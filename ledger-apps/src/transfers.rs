@@ -7,24 +7,59 @@
 //! |---|---|---|
 //! | 1 | transfer | recipient public key (32), amount (u64 LE) |
 //! | 2 | mint | recipient public key (32), amount (u64 LE); only the minter |
-//! | 3 | transfer with memo | recipient (32), amount (u64 LE), memo (the rest of the payload, 1 to [`MAX_MEMO_BYTES`] bytes) |
+//! | 3 | transfer with memo | recipient (32), amount (u64 LE), memo (the rest of the payload, [`MIN_MEMO_BYTES`] to [`MAX_MEMO_BYTES`] bytes) |
 //!
 //! A memo is signed and kept in the block (so it is provable with the
 //! transaction) but not in the state.
 //!
+//! **Limits.** [`Operation::encode`] encodes a value exactly or refuses it:
+//! an empty memo is [`EncodeError::EmptyField`], a memo over
+//! [`MAX_MEMO_BYTES`] is [`EncodeError::FieldTooLong`]; nothing is cut. So
+//! `decode(encode(v)) == v` for every value the encoder accepts, and
+//! `encode(decode(b)) == b` for every payload the decoder accepts (tested by
+//! proptest in `tests/payload_roundtrip.rs`, and fuzzed by
+//! `fuzz/fuzz_targets/decode_transfers_payload.rs`).
+//!
+//! **Keys.** A recipient key comes from the payload, not from a signature,
+//! so it must be one only its owner can sign for
+//! ([`PublicKey::check_strict`]: canonical, on the curve, prime order).
+//! A transfer or mint to any other key fails with [`INVALID_KEY`] and
+//! stores nothing: under the ZIP-215 rule a small-order key "signs"
+//! anything, so its balance would belong to everyone. The check runs when
+//! the transaction would create the recipient's balance (it holds none); a
+//! key that holds a balance passed it when it first received, so every
+//! credit to a non-strict key fails, while transfers between funded
+//! accounts skip the curve arithmetic (tens of microseconds, more than the
+//! rest of a transfer's execution).
+//!
+//! Failures, in the order they are checked: [`MALFORMED_PAYLOAD`],
+//! [`NOT_MINTER`], [`INSUFFICIENT_FUNDS`], [`INVALID_KEY`],
+//! [`BALANCE_OVERFLOW`]; [`CORRUPT_BALANCE`] wherever a stored balance is
+//! read.
+//!
 //! Total supply changes only by mints, so the sum of all balances always
 //! equals the sum of successful mints (tested by proptest).
+
+#![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
 use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
 use ledger_core::PublicKey;
 
+use crate::EncodeError;
+
 /// Payload length of a transfer or mint.
 pub const PAYLOAD_BYTES: usize = 1 + 32 + 8;
+
+/// Shortest memo: a memo transfer carries a memo (a transfer without one is
+/// tag 1).
+pub const MIN_MEMO_BYTES: usize = 1;
 
 /// Longest memo: what fits in a transaction payload after the transfer's
 /// fields.
 pub const MAX_MEMO_BYTES: usize = ledger_core::limits::MAX_PAYLOAD_BYTES as usize - PAYLOAD_BYTES;
+
+const _: () = assert!(MIN_MEMO_BYTES <= MAX_MEMO_BYTES);
 
 const TAG_TRANSFER: u8 = 1;
 const TAG_MINT: u8 = 2;
@@ -40,6 +75,9 @@ pub const MALFORMED_PAYLOAD: u32 = 3;
 pub const BALANCE_OVERFLOW: u32 = 4;
 /// Failure code: a stored balance is not 8 bytes.
 pub const CORRUPT_BALANCE: u32 = 5;
+/// Failure code: the recipient's key is not strict (not canonical, not a
+/// curve point, or of small or mixed order; [`PublicKey::check_strict`]).
+pub const INVALID_KEY: u32 = 6;
 
 /// One transfers operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +97,7 @@ pub enum Operation {
         amount: u64,
     },
     /// A transfer that carries a memo (a reference, an invoice number...):
-    /// 1 to [`MAX_MEMO_BYTES`] bytes, longer memos are cut on encoding.
+    /// [`MIN_MEMO_BYTES`] to [`MAX_MEMO_BYTES`] bytes.
     TransferWithMemo {
         /// Recipient.
         to: PublicKey,
@@ -71,27 +109,28 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The canonical payload.
-    pub fn encode(&self) -> Bytes {
+    /// The canonical payload, or the limit the value breaks: an empty memo
+    /// ([`EncodeError::EmptyField`]) or one over [`MAX_MEMO_BYTES`]
+    /// ([`EncodeError::FieldTooLong`]).
+    pub fn encode(&self) -> Result<Bytes, EncodeError> {
         let (tag, to, amount, memo) = match self {
             Operation::Transfer { to, amount } => (TAG_TRANSFER, to, amount, &[][..]),
             Operation::Mint { to, amount } => (TAG_MINT, to, amount, &[][..]),
-            Operation::TransferWithMemo { to, amount, memo } => (
-                TAG_TRANSFER_WITH_MEMO,
-                to,
-                amount,
-                memo.get(..MAX_MEMO_BYTES).unwrap_or(memo),
-            ),
+            Operation::TransferWithMemo { to, amount, memo } => {
+                check_memo(memo)?;
+                (TAG_TRANSFER_WITH_MEMO, to, amount, memo.as_ref())
+            }
         };
         let mut out = Vec::with_capacity(PAYLOAD_BYTES + memo.len());
         out.push(tag);
         out.extend_from_slice(&to.0);
         out.extend_from_slice(&amount.to_le_bytes());
         out.extend_from_slice(memo);
-        Bytes::from(out)
+        Ok(Bytes::from(out))
     }
 
-    /// Strict decoding of [`Operation::encode`]'s output.
+    /// Strict decoding of [`Operation::encode`]'s output: `None` for a
+    /// payload that is not exactly one operation within its limits.
     pub fn decode(payload: &[u8]) -> Option<Operation> {
         let (&tag, rest) = payload.split_first()?;
         let (to, rest) = rest.split_first_chunk::<32>()?;
@@ -101,14 +140,30 @@ impl Operation {
         match (tag, memo.len()) {
             (TAG_TRANSFER, 0) => Some(Operation::Transfer { to, amount }),
             (TAG_MINT, 0) => Some(Operation::Mint { to, amount }),
-            (TAG_TRANSFER_WITH_MEMO, 1..=MAX_MEMO_BYTES) => Some(Operation::TransferWithMemo {
-                to,
-                amount,
-                memo: Bytes::copy_from_slice(memo),
-            }),
+            (TAG_TRANSFER_WITH_MEMO, MIN_MEMO_BYTES..=MAX_MEMO_BYTES) => {
+                Some(Operation::TransferWithMemo {
+                    to,
+                    amount,
+                    memo: Bytes::copy_from_slice(memo),
+                })
+            }
             _ => None,
         }
     }
+}
+
+fn check_memo(memo: &[u8]) -> Result<(), EncodeError> {
+    if memo.len() < MIN_MEMO_BYTES {
+        return Err(EncodeError::EmptyField { field: "memo" });
+    }
+    if memo.len() > MAX_MEMO_BYTES {
+        return Err(EncodeError::FieldTooLong {
+            field: "memo",
+            len: memo.len(),
+            max: MAX_MEMO_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// The state key of an account's balance.
@@ -123,7 +178,7 @@ pub fn balance_key(account: &PublicKey) -> Vec<u8> {
 pub fn read_balance(state: &mut dyn StateAccess, account: &PublicKey) -> Result<u64, Failure> {
     match state.get(&balance_key(account))? {
         None => Ok(0),
-        Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
             .map(u64::from_le_bytes)
             .map_err(|_| Failure::new(CORRUPT_BALANCE, "stored balance is not 8 bytes")),
     }
@@ -143,6 +198,38 @@ fn write_balance(
     Ok(())
 }
 
+/// Takes `amount` from `account`'s balance.
+fn debit(state: &mut dyn StateAccess, account: &PublicKey, amount: u64) -> Result<(), Failure> {
+    let balance = read_balance(state, account)?;
+    let remaining = balance.checked_sub(amount).ok_or_else(|| {
+        Failure::new(
+            INSUFFICIENT_FUNDS,
+            format!("balance {balance} is below {amount}"),
+        )
+    })?;
+    write_balance(state, account, remaining)
+}
+
+/// Adds `amount` to `account`'s balance. An account without a balance is
+/// about to enter the state, so its key is checked first (module docs).
+fn credit(state: &mut dyn StateAccess, account: &PublicKey, amount: u64) -> Result<(), Failure> {
+    let balance = read_balance(state, account)?;
+    if balance == 0 {
+        check_recipient_key(account)?;
+    }
+    let balance = balance
+        .checked_add(amount)
+        .ok_or_else(|| Failure::new(BALANCE_OVERFLOW, "balance overflow"))?;
+    write_balance(state, account, balance)
+}
+
+/// Refuses a recipient key that is not strict: one that others than its
+/// owner can sign for, or a second name for another key.
+fn check_recipient_key(key: &PublicKey) -> Result<(), Failure> {
+    key.check_strict()
+        .map_err(|error| Failure::new(INVALID_KEY, format!("recipient refused: {error}")))
+}
+
 /// The transfers application.
 #[derive(Clone, Debug)]
 pub struct Transfers {
@@ -160,27 +247,12 @@ impl StateMachine for Transfers {
                 if sender != self.minter {
                     return Err(Failure::new(NOT_MINTER, "only the minter may mint"));
                 }
-                let balance = read_balance(state, &to)?;
-                let balance = balance
-                    .checked_add(amount)
-                    .ok_or_else(|| Failure::new(BALANCE_OVERFLOW, "balance overflow"))?;
-                write_balance(state, &to, balance)?;
-                state.emit(b"mint", &operation.encode()[1..])?;
+                credit(state, &to, amount)?;
+                state.emit(b"mint", &[to.0.as_slice(), &amount.to_le_bytes()].concat())?;
             }
             Operation::Transfer { to, amount } | Operation::TransferWithMemo { to, amount, .. } => {
-                let from_balance = read_balance(state, &sender)?;
-                let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
-                    Failure::new(
-                        INSUFFICIENT_FUNDS,
-                        format!("balance {from_balance} is below {amount}"),
-                    )
-                })?;
-                write_balance(state, &sender, remaining)?;
-                let to_balance = read_balance(state, &to)?;
-                let to_balance = to_balance
-                    .checked_add(amount)
-                    .ok_or_else(|| Failure::new(BALANCE_OVERFLOW, "balance overflow"))?;
-                write_balance(state, &to, to_balance)?;
+                debit(state, &sender, amount)?;
+                credit(state, &to, amount)?;
             }
         }
         Ok(())
@@ -197,7 +269,7 @@ mod tests {
             to: PublicKey([3; 32]),
             amount: 77,
         };
-        let bytes = op.encode();
+        let bytes = op.encode().unwrap();
         assert_eq!(bytes.len(), PAYLOAD_BYTES);
         assert_eq!(Operation::decode(&bytes), Some(op));
         assert_eq!(Operation::decode(&bytes[..PAYLOAD_BYTES - 1]), None);
@@ -216,23 +288,32 @@ mod tests {
             amount: 9,
             memo: Bytes::from(memo),
         };
-        for len in [1, 200, MAX_MEMO_BYTES] {
+        for len in [MIN_MEMO_BYTES, 200, MAX_MEMO_BYTES] {
             let op = with(vec![0xab; len]);
-            let bytes = op.encode();
+            let bytes = op.encode().unwrap();
             assert_eq!(bytes.len(), PAYLOAD_BYTES + len);
             assert_eq!(Operation::decode(&bytes), Some(op));
         }
         // The longest payload is the engine's payload limit.
         assert_eq!(
-            with(vec![1; MAX_MEMO_BYTES]).encode().len(),
+            with(vec![1; MAX_MEMO_BYTES]).encode().unwrap().len(),
             ledger_core::limits::MAX_PAYLOAD_BYTES as usize
         );
-        // Longer memos are cut; an empty memo is not a memo transfer.
+        // Longer memos and empty ones are refused, never cut or padded.
         assert_eq!(
             with(vec![1; MAX_MEMO_BYTES + 1]).encode(),
-            with(vec![1; MAX_MEMO_BYTES]).encode()
+            Err(EncodeError::FieldTooLong {
+                field: "memo",
+                len: MAX_MEMO_BYTES + 1,
+                max: MAX_MEMO_BYTES
+            })
         );
-        let mut empty = with(vec![1]).encode().to_vec();
+        assert_eq!(
+            with(Vec::new()).encode(),
+            Err(EncodeError::EmptyField { field: "memo" })
+        );
+        // The decoder agrees: a memo transfer without memo is malformed.
+        let mut empty = with(vec![1]).encode().unwrap().to_vec();
         empty.pop();
         assert_eq!(Operation::decode(&empty), None);
         // A plain transfer or mint with trailing bytes is malformed.
@@ -241,6 +322,7 @@ mod tests {
             amount: 9,
         }
         .encode()
+        .unwrap()
         .to_vec();
         mint.push(0);
         assert_eq!(Operation::decode(&mint), None);

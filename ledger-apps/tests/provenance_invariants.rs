@@ -104,8 +104,13 @@ impl World {
 
     fn submit(&mut self, actor: u8, op: &Operation) -> (Hash, bool) {
         let index = usize::from(actor);
-        let tx =
-            Transaction::sign(&self.keys[index], CHAIN, self.nonces[index], op.encode()).unwrap();
+        let tx = Transaction::sign(
+            &self.keys[index],
+            CHAIN,
+            self.nonces[index],
+            op.encode().unwrap(),
+        )
+        .unwrap();
         self.nonces[index] += 1;
         let id = tx.id();
         let context = BlockContext::new(CHAIN, self.height, self.height);

@@ -94,7 +94,7 @@ proptest! {
         let mut minted = 0u64;
         for (to, amount) in &mints {
             let op = Operation::Mint { to: PublicKey::from_signing_key(&accounts[*to]), amount: *amount };
-            txs.push(Transaction::sign(minter, CHAIN, nonces[0], op.encode()).unwrap());
+            txs.push(Transaction::sign(minter, CHAIN, nonces[0], op.encode().unwrap()).unwrap());
             nonces[0] += 1;
             minted += amount;
         }
@@ -105,7 +105,7 @@ proptest! {
         let mut txs = Vec::new();
         for (from, to, amount) in &transfers {
             let op = Operation::Transfer { to: PublicKey::from_signing_key(&accounts[*to]), amount: *amount };
-            txs.push(Transaction::sign(&accounts[*from], CHAIN, nonces[*from], op.encode()).unwrap());
+            txs.push(Transaction::sign(&accounts[*from], CHAIN, nonces[*from], op.encode().unwrap()).unwrap());
             nonces[*from] += 1;
         }
         let executed = run(&app, &state, 1, &txs).unwrap();
@@ -140,7 +140,7 @@ fn failed_transaction_changes_only_the_nonce() {
         to: PublicKey::from_signing_key(&accounts[0]),
         amount: 5,
     };
-    let tx = Transaction::sign(poor, CHAIN, 0, op.encode()).unwrap();
+    let tx = Transaction::sign(poor, CHAIN, 0, op.encode().unwrap()).unwrap();
     let executed = run(&app, &state, 0, &[tx]).unwrap();
     assert!(matches!(&executed.receipts[0], Receipt::Failed(f) if f.code() == INSUFFICIENT_FUNDS));
     assert_eq!(executed.updates.len(), 1);
@@ -161,7 +161,7 @@ fn wrong_nonce_and_chain_and_duplicates_invalidate_the_block() {
         to: PublicKey::from_signing_key(&accounts[0]),
         amount: 1,
     };
-    let skip = Transaction::sign(&accounts[0], CHAIN, 1, op.encode()).unwrap();
+    let skip = Transaction::sign(&accounts[0], CHAIN, 1, op.encode().unwrap()).unwrap();
     assert!(matches!(
         run(&app, &state, 0, &[skip]),
         Err(ExecutionError::WrongNonce {
@@ -170,12 +170,12 @@ fn wrong_nonce_and_chain_and_duplicates_invalidate_the_block() {
             found: 1
         })
     ));
-    let other_chain = Transaction::sign(&accounts[0], CHAIN + 1, 0, op.encode()).unwrap();
+    let other_chain = Transaction::sign(&accounts[0], CHAIN + 1, 0, op.encode().unwrap()).unwrap();
     assert!(matches!(
         run(&app, &state, 0, &[other_chain]),
         Err(ExecutionError::WrongChain { index: 0, .. })
     ));
-    let tx = Transaction::sign(&accounts[0], CHAIN, 0, op.encode()).unwrap();
+    let tx = Transaction::sign(&accounts[0], CHAIN, 0, op.encode().unwrap()).unwrap();
     assert!(matches!(
         run(&app, &state, 0, &[tx.clone(), tx]),
         Err(ExecutionError::DuplicateTransaction { index: 1, first: 0 })

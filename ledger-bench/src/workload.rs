@@ -192,10 +192,10 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
     let mut invalid_txs = 0u64;
     for height in 0..=u64::from(options.blocks) {
         let steps = if height == 0 {
-            planner.genesis(&publics)
+            planner.genesis(&publics)?
         } else {
             let n = options.txs_per_block as usize;
-            let planned = planner.block(&mut rng, &publics, n - invalid_per_block);
+            let planned = planner.block(&mut rng, &publics, n - invalid_per_block)?;
             // The rejected transactions go to random places among the
             // planned ones, which keep their order.
             let mut rejected_at = vec![false; n];
@@ -209,7 +209,7 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
             for rejected in rejected_at {
                 if rejected {
                     let signer = rng.random_range(1..keys.len());
-                    steps.push(planner.rejected(&mut rng, &publics, signer));
+                    steps.push(planner.rejected(&mut rng, &publics, signer)?);
                 } else {
                     steps.extend(planned.next());
                 }
@@ -265,32 +265,46 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
     })
 }
 
+/// A payload the generator built. The encoders refuse only values over their
+/// limits, which the options' checks exclude, so a refusal is reported as a
+/// generator error rather than cut to fit.
+fn payload(encoded: Result<Bytes, ledger_apps::EncodeError>) -> Result<Bytes, String> {
+    encoded.map_err(|e| format!("the generator built a payload its application refuses: {e}"))
+}
+
 enum Planner {
     Transfers { memo_bytes: usize },
     Provenance(Flows),
 }
 
 impl Planner {
-    fn genesis(&mut self, publics: &[PublicKey]) -> Vec<Step> {
+    fn genesis(&mut self, publics: &[PublicKey]) -> Result<Vec<Step>, String> {
         match self {
             Planner::Transfers { .. } => publics
                 .iter()
                 .skip(1)
-                .map(|to| Step {
-                    signer: 0,
-                    payload: transfers::Operation::Mint {
+                .map(|to| {
+                    let mint = transfers::Operation::Mint {
                         to: *to,
                         amount: GENESIS_BALANCE,
-                    }
-                    .encode(),
-                    flow: None,
+                    };
+                    Ok(Step {
+                        signer: 0,
+                        payload: payload(mint.encode())?,
+                        flow: None,
+                    })
                 })
                 .collect(),
             Planner::Provenance(flows) => flows.genesis(publics),
         }
     }
 
-    fn block(&mut self, rng: &mut ChaCha20Rng, publics: &[PublicKey], n: usize) -> Vec<Step> {
+    fn block(
+        &mut self,
+        rng: &mut ChaCha20Rng,
+        publics: &[PublicKey],
+        n: usize,
+    ) -> Result<Vec<Step>, String> {
         match self {
             Planner::Transfers { memo_bytes } => (0..n)
                 .map(|_| {
@@ -308,11 +322,11 @@ impl Planner {
                             memo: Bytes::from(memo),
                         }
                     };
-                    Step {
+                    Ok(Step {
                         signer,
-                        payload: operation.encode(),
+                        payload: payload(operation.encode())?,
                         flow: None,
-                    }
+                    })
                 })
                 .collect(),
             Planner::Provenance(flows) => flows.block(rng, n),
@@ -321,8 +335,13 @@ impl Planner {
 
     /// A step, signed by `signer`, whose payload the application rejects
     /// whoever signs it.
-    fn rejected(&self, rng: &mut ChaCha20Rng, publics: &[PublicKey], signer: usize) -> Step {
-        let payload = match self {
+    fn rejected(
+        &self,
+        rng: &mut ChaCha20Rng,
+        publics: &[PublicKey],
+        signer: usize,
+    ) -> Result<Step, String> {
+        let encoded = match self {
             // No balance reaches u64::MAX: the total supply is
             // accounts × GENESIS_BALANCE.
             Planner::Transfers { .. } => transfers::Operation::Transfer {
@@ -337,11 +356,11 @@ impl Planner {
             }
             .encode(),
         };
-        Step {
+        Ok(Step {
             signer,
-            payload,
+            payload: payload(encoded)?,
             flow: None,
-        }
+        })
     }
 
     /// Learns the ids of the block's transactions (need and shipment ids).
@@ -431,24 +450,26 @@ impl Flows {
             .unwrap_or(PublicKey([0; 32]))
     }
 
-    fn genesis(&mut self, publics: &[PublicKey]) -> Vec<Step> {
+    fn genesis(&mut self, publics: &[PublicKey]) -> Result<Vec<Step>, String> {
         (1..=self.organisations)
             .filter_map(|index| publics.get(index))
-            .map(|organisation| Step {
-                signer: 0,
-                payload: provenance::Operation::RegisterOrganisation {
+            .map(|organisation| {
+                let register = provenance::Operation::RegisterOrganisation {
                     organisation: *organisation,
                     name: format!("org-{}", &hex_prefix(&organisation.0)),
-                }
-                .encode(),
-                flow: None,
+                };
+                Ok(Step {
+                    signer: 0,
+                    payload: payload(register.encode())?,
+                    flow: None,
+                })
             })
             .collect()
     }
 
     /// `n` steps, each advancing a different flow (so that a step never
     /// needs an id made in the same block), in a random order.
-    fn block(&mut self, rng: &mut ChaCha20Rng, n: usize) -> Vec<Step> {
+    fn block(&mut self, rng: &mut ChaCha20Rng, n: usize) -> Result<Vec<Step>, String> {
         let count = n.min(self.flows.len());
         // Partial Fisher-Yates over the flow indices.
         let mut order: Vec<usize> = (0..self.flows.len()).collect();
@@ -508,11 +529,11 @@ impl Flows {
             };
             steps.push(Step {
                 signer,
-                payload: operation.encode(),
+                payload: payload(operation.encode())?,
                 flow: Some(index),
             });
         }
-        steps
+        Ok(steps)
     }
 
     /// Advances each flow a signed transaction stepped, recording the ids
