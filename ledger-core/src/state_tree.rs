@@ -51,7 +51,9 @@ pub use proof::{
 };
 pub use prove::prove;
 pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
-pub(crate) use stored::{decode_stale as decode_stale_list, stored_form};
+#[cfg(feature = "testing")]
+pub(crate) use stored::decode_stale as decode_stale_list;
+pub(crate) use stored::stored_form;
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 pub use verifying::VerifyingReader;
 
