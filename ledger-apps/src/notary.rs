@@ -16,9 +16,10 @@
 //!
 //! **Keys.** The payload names no key. The signer an anchor records is the
 //! transaction's sender, accepted by its signature under the ZIP-215 rule,
-//! which also accepts small-order keys that "sign" anything: whoever relies
-//! on an anchor's signer as a person should also require
-//! `anchor.signer.check_strict()` ([`PublicKey::check_strict`]).
+//! which also accepts small-order keys that "sign" anything. An anchor's
+//! signer must mean someone, so a sender that is not a strict key
+//! ([`PublicKey::check_strict`]: canonical, on the curve, prime order) is
+//! refused with [`INVALID_KEY`] and nothing is anchored.
 
 #![deny(clippy::indexing_slicing)]
 
@@ -43,6 +44,9 @@ pub fn decode_payload(payload: &[u8]) -> Option<Hash> {
 pub const MALFORMED_PAYLOAD: u32 = 1;
 /// Failure code: the document was anchored before.
 pub const ALREADY_ANCHORED: u32 = 2;
+/// Failure code: the sender is not a strict key (small order, a torsion
+/// component, or not canonical), so it would not identify a signer.
+pub const INVALID_KEY: u32 = 3;
 
 /// An anchored document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +104,9 @@ impl StateMachine for Notary {
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
         let document = decode_payload(context.tx.payload())
             .ok_or_else(|| Failure::new(MALFORMED_PAYLOAD, "payload is not a 32-byte hash"))?;
+        context.tx.sender().check_strict().map_err(|error| {
+            Failure::new(INVALID_KEY, format!("the signer's key is refused: {error}"))
+        })?;
         let key = anchor_key(&document);
         if state.get(&key)?.is_some() {
             return Err(Failure::new(ALREADY_ANCHORED, "document already anchored"));

@@ -38,7 +38,10 @@
 //! canonical, on the curve, prime order); any other fails with
 //! [`INVALID_KEY`] before anything else is looked at, and nothing is stored.
 //! Under the ZIP-215 rule a small-order key "signs" anything: a custodian
-//! with such a key could be impersonated by everyone.
+//! with such a key could be impersonated by everyone. For the same reason a
+//! *sender* the application records as a party — a donor who pledges or
+//! ships, and so becomes a shipment's first custodian — must be strict too
+//! ([`INVALID_KEY`] otherwise).
 //!
 //! Failures: [`MALFORMED_PAYLOAD`], then [`INVALID_KEY`], then the rules of
 //! each operation ([`NOT_AUTHORISED`], [`UNKNOWN_RECORD`], [`QUANTITY_RULE`],
@@ -503,6 +506,11 @@ impl StateMachine for Provenance {
         if let Some(key) = operation.named_key() {
             key.check_strict()
                 .map_err(|error| Failure::new(INVALID_KEY, format!("key refused: {error}")))?;
+        }
+        if matches!(operation, Operation::Pledge { .. } | Operation::Ship { .. }) {
+            signer.check_strict().map_err(|error| {
+                Failure::new(INVALID_KEY, format!("the donor's key is refused: {error}"))
+            })?;
         }
         match operation {
             Operation::RegisterOrganisation { organisation, name } => {

@@ -68,6 +68,27 @@ impl<M: StateMachine> Chain<M> {
             .or_insert(0);
         let tx = Transaction::sign(signer, CHAIN, *nonce, payload).unwrap();
         *nonce += 1;
+        self.execute(tx)
+    }
+
+    /// Executes a transaction from `sender` without a signature: the
+    /// execution stage takes signatures as checked, and a small-order key's
+    /// signature would pass the ZIP-215 check anyway.
+    fn submit_as(&mut self, sender: PublicKey, payload: Bytes) -> (Hash, Receipt) {
+        let nonce = self.nonces.entry(sender).or_insert(0);
+        let tx = Transaction::from_parts(
+            CHAIN,
+            sender,
+            *nonce,
+            payload,
+            ledger_core::Signature([0; 64]),
+        )
+        .unwrap();
+        *nonce += 1;
+        self.execute(tx)
+    }
+
+    fn execute(&mut self, tx: Transaction) -> (Hash, Receipt) {
         let id = tx.id();
         let block = BlockContext::new(CHAIN, self.height, self.height);
         self.height += 1;
@@ -356,4 +377,56 @@ fn provenance_with_honest_keys_still_works() {
         stored_shipment(&donation).custodian,
         PublicKey::from_signing_key(&carrier)
     );
+}
+
+#[test]
+fn applications_refuse_non_strict_senders_they_record() {
+    // Notary: an anchor's signer must identify someone.
+    let mut notary = Chain::new(ledger_apps::notary::Notary);
+    let document = Hash([0x42; 32]);
+    for (what, key) in refused_keys() {
+        let (_, receipt) = notary.submit_as(key, ledger_apps::notary::encode_payload(&document));
+        assert_invalid_key(
+            &receipt,
+            ledger_apps::notary::INVALID_KEY,
+            &format!("anchor by {what}"),
+        );
+        assert_eq!(
+            notary.get(&ledger_apps::notary::anchor_key(&document)),
+            None,
+            "{what}"
+        );
+    }
+    let (_, receipt) = notary.submit(&signer(7), ledger_apps::notary::encode_payload(&document));
+    assert!(receipt.is_success(), "{receipt:?}");
+    // Provenance: a donor who pledges (and would ship, becoming custodian).
+    let mut donation = donation();
+    let need = {
+        let publish = provenance::Operation::PublishNeed {
+            item: "masks".into(),
+            quantity: 10,
+            destination: "ward 3".into(),
+        };
+        let (id, receipt) = donation.chain.submit(&signer(2), publish.encode().unwrap());
+        assert!(receipt.is_success(), "{receipt:?}");
+        id
+    };
+    for (what, key) in refused_keys() {
+        for operation in [
+            provenance::Operation::Pledge { need, quantity: 1 },
+            provenance::Operation::Ship { need, quantity: 1 },
+        ] {
+            let (_, receipt) = donation.chain.submit_as(key, operation.encode().unwrap());
+            assert_invalid_key(
+                &receipt,
+                provenance::INVALID_KEY,
+                &format!("{operation:?} by {what}"),
+            );
+            assert_eq!(
+                donation.chain.get(&provenance::pledge_key(&need, &key)),
+                None,
+                "{operation:?} by {what}"
+            );
+        }
+    }
 }

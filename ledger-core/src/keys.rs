@@ -32,7 +32,22 @@ impl PublicKey {
     /// is a second name for its owner's prime-order key, and a non-canonical
     /// encoding is a second spelling of another key. Applications call this
     /// before they store a key they did not get from a signature.
+    ///
+    /// The check costs a point decompression and a scalar multiplication
+    /// (tens of microseconds); keys that passed are remembered in a small
+    /// process-wide cache ([`STRICT_KEY_CACHE_BYTES`]), so a key checked
+    /// again costs a hash lookup. The answer depends on the bytes alone, so
+    /// the cache cannot change it.
     pub fn check_strict(&self) -> Result<(), KeyError> {
+        if STRICT_KEYS.get(&self.0).is_some() {
+            return Ok(());
+        }
+        self.check_strict_uncached()?;
+        STRICT_KEYS.insert(self.0, Passed);
+        Ok(())
+    }
+
+    fn check_strict_uncached(&self) -> Result<(), KeyError> {
         use curve25519_dalek::edwards::CompressedEdwardsY;
         use curve25519_dalek::traits::IsIdentity;
         let point = CompressedEdwardsY(self.0)
@@ -50,6 +65,23 @@ impl PublicKey {
         Ok(())
     }
 }
+
+/// Memory for the keys [`PublicKey::check_strict`] remembers as passed:
+/// 1 MiB, about 8,000 keys.
+pub const STRICT_KEY_CACHE_BYTES: usize = 1024 * 1024;
+
+/// A key passed the strict check.
+#[derive(Clone, Copy)]
+struct Passed;
+
+impl crate::cache::Weigh for Passed {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+static STRICT_KEYS: std::sync::LazyLock<crate::cache::TwoGenerationCache<[u8; 32], Passed>> =
+    std::sync::LazyLock::new(|| crate::cache::TwoGenerationCache::new(STRICT_KEY_CACHE_BYTES));
 
 /// Why [`PublicKey::check_strict`] refused a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -50,10 +50,10 @@ pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };
 pub use prove::prove;
-pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 #[cfg(feature = "testing")]
 pub(crate) use stored::decode_stale as decode_stale_list;
 pub(crate) use stored::stored_form;
+pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 pub use verifying::VerifyingReader;
 
