@@ -30,7 +30,11 @@ const CHAIN: u64 = 5;
 const BLOCKS: u64 = 400;
 const ACCOUNTS: usize = 16;
 const CHILD_ENV: &str = "LEDGER_ENGINE_CRASH_CHILD_PATH";
-const ROUNDS: usize = 20;
+/// Kills in the regular test run (`scripts/soak.sh` runs the ignored test
+/// below with many more).
+const ROUNDS: usize = 50;
+/// Kills of the soak run.
+const SOAK_ROUNDS: usize = 1_000;
 
 fn keys() -> Vec<SigningKey> {
     (0..ACCOUNTS as u8).map(|i| key(i + 40)).collect()
@@ -125,12 +129,23 @@ fn engine_child_process_entry() {
 
 #[test]
 fn killed_ledger_reopens_at_last_committed_block_and_continues() {
+    kill_and_reopen(ROUNDS);
+}
+
+/// The same, a thousand kills (`scripts/soak.sh`).
+#[test]
+#[ignore = "soak run: scripts/soak.sh"]
+fn soak_killed_ledger_reopens_at_last_committed_block() {
+    kill_and_reopen(SOAK_ROUNDS);
+}
+
+fn kill_and_reopen(rounds: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(crash_seed());
     let chain = reference_chain();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     drop(RocksStore::open(&path).unwrap());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         // The child first rebuilds the reference chain, says it is ready,
         // then commits a block every few milliseconds until it is killed.
         let delay = Duration::from_millis(rng.random_range(0..40));
