@@ -24,14 +24,14 @@ fuzz_target!(|data: &[u8]| {
     if kind % 2 == 0 {
         if let Ok(proof) = InclusionProof::decode(&input) {
             assert_eq!(proof.encode(), input);
-            let _ = verify_inclusion(&Hash(*first), proof.size, &Hash(*second), &proof);
+            let _ = verify_inclusion(&Hash(*first), proof.size(), &Hash(*second), &proof);
         }
     } else if let Ok(proof) = ConsistencyProof::decode(&input) {
         assert_eq!(proof.encode(), input);
         let _ = verify_consistency(
-            proof.old_size,
+            proof.old_size(),
             &Hash(*first),
-            proof.new_size,
+            proof.new_size(),
             &Hash(*second),
             &proof,
         );

@@ -36,7 +36,7 @@ fn check(data: &[u8]) -> bool {
         match InclusionProof::decode(&input) {
             Ok(proof) => {
                 assert_eq!(proof.encode(), input);
-                verify_inclusion(&Hash(*first), proof.size, &Hash(*second), &proof).is_ok()
+                verify_inclusion(&Hash(*first), proof.size(), &Hash(*second), &proof).is_ok()
             }
             Err(_) => false,
         }
@@ -45,9 +45,9 @@ fn check(data: &[u8]) -> bool {
             Ok(proof) => {
                 assert_eq!(proof.encode(), input);
                 verify_consistency(
-                    proof.old_size,
+                    proof.old_size(),
                     &Hash(*first),
-                    proof.new_size,
+                    proof.new_size(),
                     &Hash(*second),
                     &proof,
                 )

@@ -101,12 +101,12 @@ proptest! {
         }
         let index = (pick % n as u64) as usize;
         let proof = InclusionProof::from_leaves(&leaves, index as u64)?;
-        prop_assert_eq!(&proof.path, &path(index, &leaves));
+        prop_assert_eq!(&proof.path(), &path(index, &leaves));
         verify_inclusion(&root, n as u64, &leaves[index], &proof)?;
         let old = ((pick >> 20) % (n as u64 + 1)) as usize;
         let proof = ConsistencyProof::from_leaves(&leaves, old as u64)?;
         let expected = if old == 0 || old == n { vec![] } else { subproof(old, &leaves, true) };
-        prop_assert_eq!(&proof.path, &expected);
+        prop_assert_eq!(&proof.path(), &expected);
         verify_consistency(old as u64, &mth(&leaves[..old]), n as u64, &root, &proof)?;
     }
 }
@@ -125,7 +125,7 @@ fn history_tree_agrees_with_reference() {
     for size in [1u64, 2, 3, 127, 128, 129, 300] {
         let proof = HistoryTree::inclusion_proof(&nodes, size - 1, size).unwrap();
         assert_eq!(
-            proof.path,
+            proof.path(),
             path(size as usize - 1, &leaves[..size as usize])
         );
         let proof = HistoryTree::consistency_proof(&nodes, size / 2, size).unwrap();

@@ -93,26 +93,87 @@ impl RangeRoots for LeafList<'_> {
 }
 
 /// A proof that a leaf is at `index` in a tree of `size` leaves.
+///
+/// Its path holds at most [`MAX_PROOF_HASHES`] hashes (the constructors
+/// check it), so that every proof that exists encodes exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InclusionProof {
-    /// The leaf's index.
-    pub index: u64,
-    /// The tree's size.
-    pub size: u64,
-    /// Sibling subtree roots, from the leaf up.
-    pub path: Vec<Hash>,
+    pub(crate) index: u64,
+    pub(crate) size: u64,
+    pub(crate) path: Vec<Hash>,
 }
 
 /// A proof that the tree of `old_size` leaves is a prefix of the tree of
-/// `new_size` leaves.
+/// `new_size` leaves; its path holds at most [`MAX_PROOF_HASHES`] hashes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsistencyProof {
+    pub(crate) old_size: u64,
+    pub(crate) new_size: u64,
+    pub(crate) path: Vec<Hash>,
+}
+
+fn check_path_len(path: &[Hash]) -> Result<(), MerkleProofError> {
+    if path.len() > MAX_PROOF_HASHES {
+        return Err(MerkleProofError::Decode(DecodeError::LimitExceeded {
+            offset: 16,
+            what: Limit::ProofHashes,
+            value: path.len() as u64,
+            max: MAX_PROOF_HASHES as u64,
+        }));
+    }
+    Ok(())
+}
+
+impl InclusionProof {
+    /// A proof from its parts (for tools that carry proofs in other
+    /// forms); refuses a path longer than [`MAX_PROOF_HASHES`].
+    pub fn new(index: u64, size: u64, path: Vec<Hash>) -> Result<Self, MerkleProofError> {
+        check_path_len(&path)?;
+        Ok(InclusionProof { index, size, path })
+    }
+
+    /// The leaf's index.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The tree's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Sibling subtree roots, from the leaf up.
+    pub fn path(&self) -> &[Hash] {
+        &self.path
+    }
+}
+
+impl ConsistencyProof {
+    /// A proof from its parts; refuses a path longer than
+    /// [`MAX_PROOF_HASHES`].
+    pub fn new(old_size: u64, new_size: u64, path: Vec<Hash>) -> Result<Self, MerkleProofError> {
+        check_path_len(&path)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            path,
+        })
+    }
+
     /// The old size.
-    pub old_size: u64,
+    pub fn old_size(&self) -> u64 {
+        self.old_size
+    }
+
     /// The new size.
-    pub new_size: u64,
+    pub fn new_size(&self) -> u64 {
+        self.new_size
+    }
+
     /// The RFC 9162 consistency path.
-    pub path: Vec<Hash>,
+    pub fn path(&self) -> &[Hash] {
+        &self.path
+    }
 }
 
 fn inclusion_path<R: RangeRoots + ?Sized>(
@@ -255,6 +316,8 @@ fn encode(first: u64, second: u64, path: &[Hash]) -> Bytes {
     let mut out = Vec::with_capacity(path.len().saturating_mul(32).saturating_add(17));
     out.extend_from_slice(&first.to_le_bytes());
     out.extend_from_slice(&second.to_le_bytes());
+    // Cannot truncate: every proof's path is at most MAX_PROOF_HASHES (65)
+    // long (constructors and decoders check it).
     out.push(u8::try_from(path.len()).unwrap_or(u8::MAX));
     for hash in path {
         out.extend_from_slice(hash.as_bytes());
