@@ -48,7 +48,7 @@
 //! [`verify_consistency`].
 //!
 //! ## Where things are
-//! [`types`] and [`codec`] (blocks and transactions as bytes), [`hash`]
+//! [`types`] and [`codec`] (blocks and transactions as bytes), [`mod@hash`]
 //! (domains), [`limits`] (every bound), [`verify`] (signatures),
 //! [`merkle`] (transaction, receipts and history trees and their proofs),
 //! [`state_tree`] (the authenticated state), [`machine`] (the application

@@ -21,7 +21,8 @@ pub const PARALLEL_MIN_UPDATES: usize = 256;
 /// One write to the state: a new value for a key position, or its deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateUpdate {
-    /// The key's position ([`super::position`] of the application key).
+    /// The key's position ([`super::application_position`] of an
+    /// application key, or [`super::nonce_position`]).
     pub position: Hash,
     /// The new value, or `None` to delete the key.
     pub value: Option<Bytes>,
