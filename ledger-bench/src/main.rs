@@ -102,6 +102,11 @@ enum Command {
         /// The ledger's directory.
         #[arg(long)]
         path: PathBuf,
+        /// Also time, in the same run, the yardstick the audit is measured
+        /// against: re-verifying every block's signatures alone, plus one
+        /// BLAKE3 pass over every stored record.
+        #[arg(long)]
+        yardstick: bool,
     },
 }
 
@@ -182,18 +187,7 @@ fn replay<S: Store + 'static>(
         if pipelined {
             let sender = sender.clone();
             scope.spawn(move || {
-                // Its own pool: on the shared one, the state tree's parallel
-                // hashing of block N would queue behind the signature chunks
-                // of block N+1.
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(rayon::current_num_threads())
-                    .thread_name(|i| format!("verify-{i}"))
-                    .build()
-                    .map(std::sync::Arc::new);
-                let verifier = match pool {
-                    Ok(pool) => SignatureVerifier::default().with_pool(pool),
-                    Err(_) => SignatureVerifier::default(),
-                };
+                let verifier = own_pool_verifier();
                 for bytes in blocks {
                     let prepared = prepare(&verifier, bytes);
                     let failed = prepared.is_err();
@@ -267,6 +261,21 @@ fn replay<S: Store + 'static>(
     bar.finish_and_clear();
     report.commit_latency_us = Some(latency);
     Ok(report)
+}
+
+/// A verifier on a pool of its own: on the shared one, the state tree's
+/// parallel hashing of block N would queue behind the signature chunks of
+/// block N+1 (the global pool if a pool cannot be built).
+fn own_pool_verifier() -> SignatureVerifier {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("verify-{i}"))
+        .build()
+        .map(std::sync::Arc::new);
+    match pool {
+        Ok(pool) => SignatureVerifier::default().with_pool(pool),
+        Err(_) => SignatureVerifier::default(),
+    }
 }
 
 /// Records one block's latency, in microseconds.
@@ -378,8 +387,8 @@ fn run(options: &Options) -> Result<(), String> {
             .build_global()
             .map_err(|e| e.to_string())?;
     }
-    if let Some(Command::Audit { path }) = &options.command {
-        return audit(path, options);
+    if let Some(Command::Audit { path, yardstick }) = &options.command {
+        return audit(path, *yardstick, options);
     }
 
     let start = Instant::now();
@@ -529,22 +538,25 @@ fn run(options: &Options) -> Result<(), String> {
 
 /// `ledger-bench audit`: every stored record checked; a finding is a
 /// non-zero exit.
-fn audit(path: &std::path::Path, options: &Options) -> Result<(), String> {
+fn audit(path: &std::path::Path, yardstick: bool, options: &Options) -> Result<(), String> {
     let store = RocksStore::open(path).map_err(|e| ledger_core::error_chain(&e))?;
     let app = BenchApp::new(options.workload);
     let start = Instant::now();
     let bar = progress(0, "audit");
+    // When the replay ended and the column checks began.
+    let mut replayed: Option<Instant> = None;
     let report = ledger_core::audit_store(
         &store,
         &app,
         &ledger_config(),
-        &SignatureVerifier::default(),
+        &own_pool_verifier(),
         &mut |step| match step {
             ledger_core::AuditProgress::Replay { done, total } => {
                 bar.set_length(total);
                 bar.set_position(done);
             }
             ledger_core::AuditProgress::Column(column) => {
+                replayed.get_or_insert_with(Instant::now);
                 bar.set_message(format!("{column}"));
             }
             _ => {}
@@ -553,18 +565,40 @@ fn audit(path: &std::path::Path, options: &Options) -> Result<(), String> {
     .map_err(|e| ledger_core::error_chain(&e))?;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
+    let replay_seconds = replayed.map_or(seconds, |at| (at - start).as_secs_f64());
+    let yardstick = if yardstick {
+        Some(audit_yardstick(&store)?)
+    } else {
+        None
+    };
     if options.json {
-        println!("{}", audit_json(&report, seconds));
+        println!(
+            "{}",
+            audit_json(&report, seconds, replay_seconds, yardstick)
+        );
     } else {
         println!(
             "audit {}: {} blocks, {} transactions re-verified and re-executed, {} records \
-             ({:.1} MB) checked in {seconds:.2} s",
+             ({:.1} MB) checked in {seconds:.2} s ({replay_seconds:.2} s replaying the blocks, \
+             {:.2} s comparing the other records)",
             if report.passed() { "passed" } else { "FAILED" },
             report.blocks,
             report.transactions,
             report.records,
             report.bytes as f64 / 1e6,
+            seconds - replay_seconds,
         );
+        if let Some(y) = yardstick {
+            println!(
+                "yardstick {:.2} s: signatures alone {:.2} s ({:.0} sig/s) + one BLAKE3 pass over \
+                 the stored records {:.2} s; audit / yardstick = {:.2}",
+                y.signatures + y.hashing,
+                y.signatures,
+                report.transactions as f64 / y.signatures,
+                y.hashing,
+                seconds / (y.signatures + y.hashing)
+            );
+        }
         for finding in report.findings.iter().take(50) {
             println!("  {finding}");
         }
@@ -598,7 +632,61 @@ fn audit(path: &std::path::Path, options: &Options) -> Result<(), String> {
 }
 
 /// The audit report as one JSON object.
-fn audit_json(report: &ledger_core::AuditReport, seconds: f64) -> String {
+/// What the audit is measured against, timed in the same run.
+#[derive(Clone, Copy, Debug)]
+struct Yardstick {
+    /// Reading, decoding and verifying every block (signatures and
+    /// transaction root), with a fresh verifier.
+    signatures: f64,
+    /// One BLAKE3 pass over every stored key and value.
+    hashing: f64,
+}
+
+fn audit_yardstick(store: &RocksStore) -> Result<Yardstick, String> {
+    use ledger_core::store::{Column, KeyRange, StoreRead};
+    let verifier = SignatureVerifier::default();
+    let start = Instant::now();
+    for entry in store
+        .scan(Column::Blocks, KeyRange::all())
+        .map_err(|e| ledger_core::error_chain(&e))?
+    {
+        let (_, bytes) = entry.map_err(|e| ledger_core::error_chain(&e))?;
+        let block = Block::decode(&bytes).map_err(|e| e.to_string())?;
+        let chain_id = block.header().chain_id;
+        verify_block(&verifier, chain_id, block).map_err(|e| ledger_core::error_chain(&e))?;
+    }
+    let signatures = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut hasher = blake3::Hasher::new();
+    for column in Column::ALL {
+        for entry in store
+            .scan(column, KeyRange::all())
+            .map_err(|e| ledger_core::error_chain(&e))?
+        {
+            let (key, value) = entry.map_err(|e| ledger_core::error_chain(&e))?;
+            hasher.update(&key);
+            hasher.update(&value);
+        }
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok(Yardstick {
+        signatures,
+        hashing: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn audit_json(
+    report: &ledger_core::AuditReport,
+    seconds: f64,
+    replay_seconds: f64,
+    yardstick: Option<Yardstick>,
+) -> String {
+    let yardstick = yardstick.map_or(String::new(), |y| {
+        format!(
+            ",\"yardstick_signature_seconds\":{:.3},\"yardstick_hash_seconds\":{:.3}",
+            y.signatures, y.hashing
+        )
+    });
     let findings: Vec<String> = report
         .findings
         .iter()
@@ -613,7 +701,7 @@ fn audit_json(report: &ledger_core::AuditReport, seconds: f64) -> String {
         })
         .collect();
     format!(
-        "{{\"passed\":{},\"blocks\":{},\"transactions\":{},\"records\":{},\"bytes\":{},\"seconds\":{seconds:.3},\"findings\":[{}],\"findings_dropped\":{}}}",
+        "{{\"passed\":{},\"blocks\":{},\"transactions\":{},\"records\":{},\"bytes\":{},\"seconds\":{seconds:.3},\"replay_seconds\":{replay_seconds:.3},\"findings\":[{}],\"findings_dropped\":{}{yardstick}}}",
         report.passed(),
         report.blocks,
         report.transactions,

@@ -113,6 +113,31 @@ fn provenance_with_rejections_on_rocksdb_then_audit() {
     );
     assert!(String::from_utf8_lossy(&audit.stdout).contains("audit passed: 4 blocks"));
 
+    // The yardstick, timed in the same run, in the JSON report.
+    let measured = run(&[
+        "--workload",
+        "provenance",
+        "--json",
+        "audit",
+        "--path",
+        path,
+        "--yardstick",
+    ]);
+    assert!(measured.status.success());
+    let line = String::from_utf8_lossy(&measured.stdout);
+    let line = line.lines().last().unwrap();
+    for name in [
+        "seconds",
+        "replay_seconds",
+        "yardstick_signature_seconds",
+        "yardstick_hash_seconds",
+    ] {
+        assert!(
+            field(line, name).parse::<f64>().unwrap() > 0.0,
+            "{name}: {line}"
+        );
+    }
+
     // Audited as the other application, it fails and says what to pass.
     let wrong = run(&["audit", "--path", path]);
     assert!(!wrong.status.success());

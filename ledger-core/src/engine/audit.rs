@@ -26,10 +26,11 @@ use crate::hash::{to_hex, Hash};
 use crate::limits::HEADER_BYTES;
 use crate::machine::StateMachine;
 use crate::merkle::{merkle_root, HistoryTree};
-use crate::state_tree::{stored_form, MemoryStateTree};
+use crate::state_tree::{stored_column, MemoryStateTree};
 use crate::store::{Column, KeyRange, Store, StoreError, StoreRead, STORE_META_KEYS};
 use crate::types::{Block, BlockHeader};
 use crate::verify::SignatureVerifier;
+use rayon::prelude::*;
 
 use super::apply::{receipt_leaves, verify_block};
 use super::execute::{execute_transactions, BlockContext, InvalidTransactions};
@@ -118,6 +119,23 @@ impl AuditReport {
     /// True if the store holds exactly what its blocks say.
     pub fn passed(&self) -> bool {
         self.findings.is_empty() && self.findings_dropped == 0
+    }
+
+    /// Adds what another part of the audit checked and found, after what
+    /// this report holds (still at most [`MAX_AUDIT_FINDINGS`] findings).
+    fn merge(&mut self, other: AuditReport) {
+        self.blocks += other.blocks;
+        self.transactions += other.transactions;
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.findings_dropped += other.findings_dropped;
+        for finding in other.findings {
+            if self.findings.len() < MAX_AUDIT_FINDINGS {
+                self.findings.push(finding);
+            } else {
+                self.findings_dropped += 1;
+            }
+        }
     }
 
     fn find(&mut self, column: Column, key: &[u8], kind: FindingKind, detail: impl Into<String>) {
@@ -253,9 +271,24 @@ pub fn audit_store<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
         // other columns would only repeat the first finding.
         return Ok(report);
     }
-    for (column, expected) in replay.expected_columns() {
-        progress(AuditProgress::Column(column));
-        compare_column(store, column, expected, &mut report)?;
+    // The columns are independent: compare them in parallel, then merge
+    // the findings in column order (the report does not depend on timing).
+    let columns = replay.expected_columns();
+    for (column, _) in &columns {
+        progress(AuditProgress::Column(*column));
+    }
+    let state = &replay.state;
+    let partials: Vec<Result<AuditReport, StoreError>> = columns
+        .into_par_iter()
+        .map(|(column, expected)| {
+            let expected = expected.unwrap_or_else(|| stored_column(state, column));
+            let mut partial = AuditReport::default();
+            compare_column(store, column, expected, &mut partial)?;
+            Ok(partial)
+        })
+        .collect();
+    for partial in partials {
+        report.merge(partial?);
     }
     Ok(report)
 }
@@ -565,27 +598,21 @@ impl Replay {
         }
     }
 
-    /// What every column but blocks, receipts and meta must hold.
-    fn expected_columns(self) -> Vec<(Column, Records)> {
-        let mut state: [Records; 3] = Default::default();
-        for (column, key, value) in stored_form(&self.state) {
-            let slot = match column {
-                Column::StateNodes => 0,
-                Column::StateValues => 1,
-                _ => 2,
-            };
-            if let Some(records) = state.get_mut(slot) {
-                records.push((key, value));
-            }
-        }
-        let [nodes, values, stale] = state;
+    /// What every column but blocks, receipts and meta must hold: the
+    /// records collected during the replay, or `None` for the state
+    /// columns, whose records are encoded from the replayed tree
+    /// ([`stored_column`]) by the comparison itself.
+    fn expected_columns(&mut self) -> Vec<(Column, Option<Records>)> {
         vec![
-            (Column::BlockIds, self.block_ids),
-            (Column::TxIndex, self.locations),
-            (Column::StateNodes, nodes),
-            (Column::StateValues, values),
-            (Column::StateStale, stale),
-            (Column::History, self.history_nodes),
+            (Column::BlockIds, Some(std::mem::take(&mut self.block_ids))),
+            (Column::TxIndex, Some(std::mem::take(&mut self.locations))),
+            (Column::StateNodes, None),
+            (Column::StateValues, None),
+            (Column::StateStale, None),
+            (
+                Column::History,
+                Some(std::mem::take(&mut self.history_nodes)),
+            ),
         ]
     }
 }
@@ -691,4 +718,43 @@ fn compare_column<S: StoreRead + ?Sized>(
         report.find(column, &missing, FindingKind::Missing, "not stored");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with(findings: usize, column: Column) -> AuditReport {
+        let mut report = AuditReport {
+            records: 1,
+            bytes: 10,
+            ..AuditReport::default()
+        };
+        for i in 0..findings {
+            report.find(column, &(i as u64).to_be_bytes(), FindingKind::Wrong, "x");
+        }
+        report
+    }
+
+    #[test]
+    fn merged_reports_keep_order_and_the_cap() {
+        let mut report = report_with(MAX_AUDIT_FINDINGS - 1, Column::BlockIds);
+        report.merge(report_with(3, Column::TxIndex));
+        assert_eq!(report.records, 2);
+        assert_eq!(report.bytes, 20);
+        assert_eq!(report.findings.len(), MAX_AUDIT_FINDINGS);
+        assert_eq!(report.findings_dropped, 2);
+        assert_eq!(
+            report.findings[MAX_AUDIT_FINDINGS - 2].column,
+            Column::BlockIds
+        );
+        assert_eq!(
+            report.findings[MAX_AUDIT_FINDINGS - 1].column,
+            Column::TxIndex
+        );
+        assert!(!report.passed());
+        let mut clean = AuditReport::default();
+        clean.merge(AuditReport::default());
+        assert!(clean.passed());
+    }
 }

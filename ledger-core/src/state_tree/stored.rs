@@ -103,28 +103,31 @@ pub(crate) fn encode_value_record(value: Option<&Bytes>) -> Vec<u8> {
     }
 }
 
-/// The records a [`MemoryStateTree`] holds, encoded as a store holds them:
-/// (column, key, value), in no particular order. The audit compares a
-/// store's state columns against a tree replayed from the blocks.
-pub(crate) fn stored_form(tree: &MemoryStateTree) -> Vec<(Column, Vec<u8>, Vec<u8>)> {
-    let nodes = tree
-        .node_records()
-        .map(|(key, node)| (Column::StateNodes, key.encode(), node.encode()));
-    let values = tree.value_records().map(|(position, version, value)| {
-        (
-            Column::StateValues,
-            leaf_key(position, version).to_vec(),
-            encode_value_record(value),
-        )
-    });
-    let stale = tree.stale_records().map(|(version, entries)| {
-        (
-            Column::StateStale,
-            version.to_be_bytes().to_vec(),
-            encode_stale(entries),
-        )
-    });
-    nodes.chain(values).chain(stale).collect()
+/// The records a [`MemoryStateTree`] holds in one of the state columns
+/// (nodes, values, stale lists), encoded as a store holds them: (key,
+/// value), in no particular order; nothing for any other column. The audit
+/// compares a store's state columns against a tree replayed from the blocks.
+pub(crate) fn stored_column(tree: &MemoryStateTree, column: Column) -> Vec<(Vec<u8>, Vec<u8>)> {
+    match column {
+        Column::StateNodes => tree
+            .node_records()
+            .map(|(key, node)| (key.encode(), node.encode()))
+            .collect(),
+        Column::StateValues => tree
+            .value_records()
+            .map(|(position, version, value)| {
+                (
+                    leaf_key(position, version).to_vec(),
+                    encode_value_record(value),
+                )
+            })
+            .collect(),
+        Column::StateStale => tree
+            .stale_records()
+            .map(|(version, entries)| (version.to_be_bytes().to_vec(), encode_stale(entries)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 pub(crate) fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
