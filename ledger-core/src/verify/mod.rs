@@ -1,7 +1,7 @@
 //! The verification stage: ed25519 signatures under one acceptance rule
 //! (ZIP-215), checked in parallel batches that agree exactly with single
-//! verification, with bisection to name every invalid signature and a
-//! bounded cache of decompressed public keys.
+//! verification, naming every invalid signature, with a bounded cache of
+//! decompressed public keys.
 //!
 //! ## The rule (see `docs/SECURITY.md`)
 //! A signature `(R, s)` by key `A` on message `M` is valid if and only if
@@ -17,36 +17,43 @@
 //! batch differently.
 //!
 //! ## Cost
-//! A batch of n signatures is one multiscalar multiplication of about
-//! 2n + 1 points (fewer when a key repeats: its coefficients are summed).
-//! When a batch fails it is split into parts of 128, and a failing part in
-//! halves, until each invalid signature is isolated; signatures are parsed
-//! (points decompressed) once, so re-checks cost only multiscalar work. k
-//! invalid signatures in a chunk of c cost at most `c/128 + 2·k·7` extra
-//! batch checks of at most 128 signatures each.
+//! The signatures of a call are first ordered by key, so that every
+//! signature of one key lands in the same chunk (or two adjacent ones), and
+//! cut into chunks of equal size, as many as the threads or more. A chunk of
+//! n signatures by m distinct keys is one multiscalar multiplication of
+//! n + m + 1 points: `zᵢ·Rᵢ` with 128-bit `zᵢ`, one full-size term per key
+//! (`Σ zᵢkᵢ` over its signatures) and one for the basepoint. When few keys
+//! sign many messages the key terms vanish from the cost, which is then the
+//! `Rᵢ` terms and the decompression of each `Rᵢ` (a field square root).
+//! Sums of scalar products are reduced modulo ℓ once per sum
+//! ([`scalars`]).
+//!
+//! A chunk that fails is searched ([`screen`]): candidates are located with
+//! cheap signed group sums, checked alone, and the rest certified with the
+//! chunk's own coefficients; points are parsed once for all of it.
 
-use foldhash::{HashMap, HashMapExt};
+mod batch;
+mod key_cache;
+mod parse;
+mod scalars;
+mod screen;
+
 use std::sync::Arc;
 
-use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use curve25519_dalek::traits::IsIdentity;
+use foldhash::{HashMap, HashMapExt};
 use rayon::prelude::*;
 
-mod key_cache;
-
-use key_cache::decompress_key;
-pub use key_cache::KeyCache;
-use sha2::{Digest, Sha512};
-
-use crate::hash::{Domain, Hash};
+use crate::hash::Hash;
 use crate::types::{PublicKey, Signature, Transaction};
 
-/// Signatures per batch, tuned by `benches/sig_verify.rs` on dev-2c: the
-/// per-signature cost falls steeply up to about 128 and slowly after, and
-/// smaller chunks balance two cores better on small blocks.
-pub const DEFAULT_CHUNK_SIGNATURES: usize = 1024;
+pub use key_cache::KeyCache;
+
+/// Most signatures in one batch (one multiscalar multiplication and one
+/// rayon task), tuned by `benches/sig_verify.rs`: the cost per signature
+/// falls with the batch size (the fixed cost of the multiplication's
+/// windows is shared by more points), most while few keys sign.
+pub const DEFAULT_CHUNK_SIGNATURES: usize = 4096;
 
 /// Decompressed public keys the cache holds by default: 65,536 keys, about
 /// 14 MiB (a key takes about 200 bytes with its map entry).
@@ -94,63 +101,6 @@ pub struct SignatureItem<'a> {
     pub message: Hash,
 }
 
-/// A signature parsed into the pieces the equations use.
-struct Parsed {
-    a: EdwardsPoint,
-    a_bytes: [u8; 32],
-    r: EdwardsPoint,
-    s: Scalar,
-    k: Scalar,
-}
-
-fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8; 32]) -> Scalar {
-    let mut hasher = Sha512::new();
-    hasher.update(r);
-    hasher.update(a);
-    hasher.update(message);
-    let mut wide = [0u8; 64];
-    wide.copy_from_slice(hasher.finalize().as_slice());
-    Scalar::from_bytes_mod_order_wide(&wide)
-}
-
-fn split(signature: &Signature) -> ([u8; 32], [u8; 32]) {
-    let mut r = [0u8; 32];
-    let mut s = [0u8; 32];
-    r.copy_from_slice(&signature.0[..32]);
-    s.copy_from_slice(&signature.0[32..]);
-    (r, s)
-}
-
-fn parse(item: &SignatureItem<'_>, keys: Option<&KeyCache>) -> Result<Parsed, SignatureError> {
-    let (r_bytes, s_bytes) = split(item.signature);
-    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
-        .ok_or(SignatureError::NonCanonicalScalar)?;
-    let a_bytes = item.public_key.0;
-    let a = match keys {
-        Some(cache) => cache.get_or_decompress(&a_bytes),
-        None => decompress_key(&a_bytes),
-    }
-    .ok_or(SignatureError::InvalidPublicKey)?;
-    let r = CompressedEdwardsY(r_bytes)
-        .decompress()
-        .ok_or(SignatureError::InvalidR)?;
-    let k = challenge(&r_bytes, &a_bytes, item.message.as_bytes());
-    Ok(Parsed {
-        a,
-        a_bytes,
-        r,
-        s,
-        k,
-    })
-}
-
-fn single_equation_holds(parsed: &Parsed) -> bool {
-    // [8]([s]B − R − [k]A) = identity
-    let sb_minus_ka =
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&parsed.k, &-parsed.a, &parsed.s);
-    (sb_minus_ka - parsed.r).mul_by_cofactor().is_identity()
-}
-
 /// Verifies one signature under the rule. Single and batch verification
 /// agree on every input.
 pub fn verify_single(
@@ -163,135 +113,24 @@ pub fn verify_single(
         signature,
         message: *message,
     };
-    let parsed = parse(&item, None)?;
-    if single_equation_holds(&parsed) {
+    let parsed = parse::parse_one(&item)?;
+    // [8]([s]B − R − [k]A) = identity
+    let sb_minus_ka = curve25519_dalek::EdwardsPoint::vartime_double_scalar_mul_basepoint(
+        &parsed.k, &-parsed.a, &parsed.s,
+    );
+    if (sb_minus_ka - parsed.r).mul_by_cofactor().is_identity() {
         Ok(())
     } else {
         Err(SignatureError::EquationFailed)
     }
 }
 
-/// The random 128-bit coefficients of a batch, derived by hashing every
-/// signature, key and message in it (and the batch's size): a signer cannot
-/// choose inputs that cancel out, because the coefficients depend on all of
-/// them. Deterministic, so a failure reproduces.
-fn coefficients(parsed: &[Parsed], items: &[SignatureItem<'_>]) -> Vec<Scalar> {
-    let mut transcript = Domain::BatchVerification.hasher();
-    transcript.update(&(items.len() as u64).to_le_bytes());
-    for item in items {
-        transcript.update(&item.public_key.0);
-        transcript.update(&item.signature.0);
-        transcript.update(item.message.as_bytes());
-    }
-    let mut stream = transcript.finalize_xof();
-    parsed
-        .iter()
-        .map(|_| {
-            let mut bytes = [0u8; 32];
-            stream.fill(&mut bytes[..16]);
-            Scalar::from_bytes_mod_order(bytes)
-        })
-        .collect()
-}
-
-/// The cofactored batch equation over already-parsed signatures:
-/// `[8](−(Σ zᵢsᵢ)B + Σ zᵢRᵢ + Σ (zᵢkᵢ)Aᵢ) = identity`, with the `Aᵢ` terms
-/// of a repeated key merged.
-fn batch_equation_holds(parsed: &[Parsed], items: &[SignatureItem<'_>]) -> bool {
-    if parsed.is_empty() {
-        return true;
-    }
-    let z = coefficients(parsed, items);
-    let mut b_coefficient = Scalar::ZERO;
-    let mut scalars = Vec::with_capacity(2 * parsed.len() + 1);
-    let mut points = Vec::with_capacity(2 * parsed.len() + 1);
-    let mut key_slots: HashMap<[u8; 32], usize> = HashMap::with_capacity(parsed.len());
-    let mut key_scalars: Vec<Scalar> = Vec::with_capacity(parsed.len());
-    let mut key_points: Vec<EdwardsPoint> = Vec::with_capacity(parsed.len());
-    for (p, z) in parsed.iter().zip(&z) {
-        b_coefficient -= z * p.s;
-        scalars.push(*z);
-        points.push(p.r);
-        let term = z * p.k;
-        match key_slots.get(&p.a_bytes) {
-            Some(&slot) => {
-                if let Some(scalar) = key_scalars.get_mut(slot) {
-                    *scalar += term;
-                }
-            }
-            None => {
-                key_slots.insert(p.a_bytes, key_scalars.len());
-                key_scalars.push(term);
-                key_points.push(p.a);
-            }
-        }
-    }
-    scalars.push(b_coefficient);
-    points.push(ED25519_BASEPOINT_POINT);
-    scalars.extend(key_scalars);
-    points.extend(key_points);
-    EdwardsPoint::vartime_multiscalar_mul(scalars.iter(), points.iter())
-        .mul_by_cofactor()
-        .is_identity()
-}
-
-/// Appends to `bad` the indices (offset by `base`) of the invalid
-/// signatures in `parsed`, by bisection: a passing half is cleared whole.
-fn find_invalid(parsed: &[Parsed], items: &[SignatureItem<'_>], base: u32, bad: &mut Vec<u32>) {
-    if batch_equation_holds(parsed, items) {
-        return;
-    }
-    if parsed.len() == 1 {
-        bad.push(base);
-        return;
-    }
-    // A large failing batch is split into parts of about
-    // `BISECTION_PART_SIGNATURES` first (a bad signature is usually alone,
-    // and re-checking small parts of already parsed signatures is cheap),
-    // then halved.
-    let part = if parsed.len() > BISECTION_PART_SIGNATURES {
-        BISECTION_PART_SIGNATURES
-    } else {
-        parsed.len().div_ceil(2)
-    };
-    for (n, (parsed_part, items_part)) in parsed.chunks(part).zip(items.chunks(part)).enumerate() {
-        find_invalid(parsed_part, items_part, base + (n * part) as u32, bad);
-    }
-}
-
-/// Size of the parts a failing batch is first split into.
-const BISECTION_PART_SIGNATURES: usize = 128;
-
-/// Verifies one chunk; returns the invalid indices (offset by `base`).
-fn verify_chunk(items: &[SignatureItem<'_>], base: u32, keys: &KeyCache) -> Vec<u32> {
-    let mut bad = Vec::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    let mut parsed_items = Vec::with_capacity(items.len());
-    let mut positions = Vec::with_capacity(items.len());
-    for (offset, item) in items.iter().enumerate() {
-        match parse(item, Some(keys)) {
-            Ok(p) => {
-                parsed.push(p);
-                parsed_items.push(*item);
-                positions.push(base + offset as u32);
-            }
-            Err(_) => bad.push(base + offset as u32),
-        }
-    }
-    let mut failed = Vec::new();
-    find_invalid(&parsed, &parsed_items, 0, &mut failed);
-    bad.extend(
-        failed
-            .into_iter()
-            .filter_map(|local| positions.get(local as usize).copied()),
-    );
-    bad
-}
-
 /// Settings of a [`SignatureVerifier`].
 #[derive(Clone, Debug)]
 pub struct VerifierConfig {
-    /// Signatures per batch (and per rayon task).
+    /// Most signatures per batch (and per rayon task); a call is cut into
+    /// chunks of equal size, at least one per thread when it is large
+    /// enough.
     pub chunk_signatures: usize,
     /// Public keys the cache may hold (0: no cache).
     pub key_cache_entries: usize,
@@ -351,55 +190,138 @@ impl SignatureVerifier {
 
     /// Verifies every item; on failure names every invalid one.
     pub fn verify_items(&self, items: &[SignatureItem<'_>]) -> Result<(), VerifyError> {
-        let chunk = self.config.chunk_signatures.max(1);
-        let mut bad: Vec<u32> = self.run(|| {
-            items
-                .par_chunks(chunk)
-                .enumerate()
-                .flat_map_iter(|(n, chunk_items)| {
-                    verify_chunk(chunk_items, (n * chunk) as u32, &self.keys)
-                })
-                .collect()
-        });
-        if bad.is_empty() {
-            return Ok(());
-        }
-        bad.sort_unstable();
-        Err(VerifyError::InvalidSignatures { indices: bad })
+        let bad = self.run(|| verify_all(items, self.config.chunk_signatures, &self.keys));
+        verdict(bad)
     }
 
     /// Verifies the signature of every transaction over its signing
     /// message (computed here, in parallel).
     pub fn verify_transactions(&self, transactions: &[Transaction]) -> Result<(), VerifyError> {
-        let chunk = self.config.chunk_signatures.max(1);
-        let mut bad: Vec<u32> = self.run(|| {
-            transactions
-                .par_chunks(chunk)
-                .enumerate()
-                .flat_map_iter(|(n, txs)| {
-                    let items: Vec<SignatureItem<'_>> = txs
-                        .iter()
-                        .map(|tx| SignatureItem {
-                            public_key: tx.sender(),
-                            signature: tx.signature(),
-                            message: tx.signing_message(),
-                        })
-                        .collect();
-                    verify_chunk(&items, (n * chunk) as u32, &self.keys)
+        let bad = self.run(|| {
+            let items: Vec<SignatureItem<'_>> = transactions
+                .par_iter()
+                .with_min_len(256)
+                .map(|tx| SignatureItem {
+                    public_key: tx.sender(),
+                    signature: tx.signature(),
+                    message: tx.signing_message(),
                 })
-                .collect()
+                .collect();
+            verify_all(&items, self.config.chunk_signatures, &self.keys)
         });
-        if bad.is_empty() {
-            return Ok(());
-        }
-        bad.sort_unstable();
-        Err(VerifyError::InvalidSignatures { indices: bad })
+        verdict(bad)
     }
+}
+
+fn verdict(mut bad: Vec<u32>) -> Result<(), VerifyError> {
+    if bad.is_empty() {
+        return Ok(());
+    }
+    bad.sort_unstable();
+    Err(VerifyError::InvalidSignatures { indices: bad })
+}
+
+/// Signatures per chunk below which a call is not split further to give
+/// every thread a chunk: smaller batches cost more per signature than a
+/// thread saves.
+const MIN_PARALLEL_CHUNK_SIGNATURES: usize = 256;
+
+/// Positions of `items` ordered so that the signatures of one key are
+/// adjacent (keys in order of first appearance, signatures of a key in
+/// input order).
+fn order_by_key(items: &[SignatureItem<'_>]) -> Vec<u32> {
+    let mut slot_of: HashMap<&[u8; 32], u32> = HashMap::with_capacity(items.len());
+    let mut slots = Vec::with_capacity(items.len());
+    let mut counts: Vec<u32> = Vec::new();
+    for item in items {
+        let next = counts.len() as u32;
+        let slot = *slot_of.entry(&item.public_key.0).or_insert(next);
+        if slot == next {
+            counts.push(0);
+        }
+        if let Some(count) = counts.get_mut(slot as usize) {
+            *count += 1;
+        }
+        slots.push(slot);
+    }
+    if counts.len() == items.len() {
+        // Every key signs once: the input order is already grouped.
+        return (0..items.len() as u32).collect();
+    }
+    // Counting sort: `start[slot]` is where the slot's next position goes.
+    let mut start = Vec::with_capacity(counts.len());
+    let mut total = 0u32;
+    for count in &counts {
+        start.push(total);
+        total += count;
+    }
+    let mut order = vec![0u32; items.len()];
+    for (position, slot) in slots.into_iter().enumerate() {
+        if let Some(next) = start.get_mut(slot as usize) {
+            if let Some(place) = order.get_mut(*next as usize) {
+                *place = position as u32;
+            }
+            *next += 1;
+        }
+    }
+    order
+}
+
+/// Signatures per chunk for `n` signatures on `threads` threads: chunks of
+/// equal size, at most `max_chunk`, a multiple of `threads` of them when
+/// that leaves each at least [`MIN_PARALLEL_CHUNK_SIGNATURES`].
+fn chunk_len(n: usize, max_chunk: usize, threads: usize) -> usize {
+    let max_chunk = max_chunk.max(1);
+    let mut chunks = n.div_ceil(max_chunk).max(1);
+    let threads = threads.max(1);
+    let balanced = chunks.div_ceil(threads) * threads;
+    if balanced > chunks && n / balanced >= MIN_PARALLEL_CHUNK_SIGNATURES {
+        chunks = balanced;
+    }
+    n.div_ceil(chunks).clamp(1, max_chunk)
+}
+
+/// Verifies `items` in parallel chunks; returns the invalid indices.
+fn verify_all(items: &[SignatureItem<'_>], max_chunk: usize, keys: &KeyCache) -> Vec<u32> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let order = order_by_key(items);
+    let len = chunk_len(items.len(), max_chunk, rayon::current_num_threads());
+    order
+        .par_chunks(len)
+        .flat_map_iter(|positions| verify_chunk(items, positions, keys))
+        .collect()
+}
+
+/// Verifies the items at `positions` as one batch; returns the invalid
+/// ones' positions.
+fn verify_chunk(items: &[SignatureItem<'_>], positions: &[u32], keys: &KeyCache) -> Vec<u32> {
+    let mut bad = Vec::new();
+    let chunk = parse::ParsedChunk::parse(items, positions, keys, &mut bad);
+    if chunk.len() == 0 {
+        return bad;
+    }
+    let mut coefficients = batch::Coefficients::derive(items, &chunk);
+    let all: Vec<u32> = (0..chunk.len() as u32).collect();
+    let z = &coefficients.z;
+    let sum = batch::combination(&chunk, &all, |i| z.get(i).copied().unwrap_or(0));
+    if sum.mul_by_cofactor().is_identity() {
+        return bad;
+    }
+    let invalid = screen::find_invalid(&chunk, &mut coefficients, sum);
+    bad.extend(
+        invalid
+            .into_iter()
+            .filter_map(|local| chunk.position.get(local as usize).copied()),
+    );
+    bad
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::Domain;
     use ed25519_dalek::{Signer, SigningKey};
 
     fn signed(seed: u8, message: &Hash) -> (PublicKey, Signature) {
@@ -435,7 +357,7 @@ mod tests {
         let message = crate::hash::hash(Domain::TransactionSigning, b"m");
         let (key, mut signature) = signed(1, &message);
         // s + ℓ is the same scalar mod ℓ but not canonical.
-        let (_, s) = split(&signature);
+        let (_, s) = parse::split(&signature.0);
         let mut carry = 0u16;
         let mut ell_bytes = [0u8; 32];
         for i in 0..32 {
@@ -483,5 +405,47 @@ mod tests {
             })
         );
         assert!(verifier.key_cache().len() <= 7);
+    }
+
+    #[test]
+    fn order_by_key_puts_each_keys_signatures_together_in_input_order() {
+        let keys: Vec<PublicKey> = [3u8, 1, 3, 2, 1, 3, 4]
+            .iter()
+            .map(|&b| PublicKey([b; 32]))
+            .collect();
+        let signature = Signature([0; 64]);
+        let items: Vec<SignatureItem<'_>> = keys
+            .iter()
+            .map(|public_key| SignatureItem {
+                public_key,
+                signature: &signature,
+                message: Hash::ZERO,
+            })
+            .collect();
+        // Keys in order of first appearance (3, 1, 2, 4), each key's
+        // signatures in input order.
+        assert_eq!(order_by_key(&items), vec![0, 2, 5, 1, 4, 3, 6]);
+        // All distinct: the input order.
+        assert_eq!(order_by_key(&items[3..5]), vec![0, 1]);
+        assert!(order_by_key(&[]).is_empty());
+    }
+
+    #[test]
+    fn chunks_are_equal_bounded_and_shared_between_threads() {
+        assert_eq!(chunk_len(10_000, 4096, 1), 3334);
+        assert_eq!(chunk_len(10_000, 4096, 2), 2500);
+        assert_eq!(chunk_len(10_000, 10_000, 2), 5000);
+        assert_eq!(chunk_len(10_000, 10_000, 1), 10_000);
+        // Too small to be worth splitting for a second thread.
+        assert_eq!(chunk_len(300, 4096, 2), 300);
+        assert_eq!(chunk_len(600, 4096, 2), 300);
+        assert_eq!(chunk_len(5, 0, 2), 1);
+        assert_eq!(chunk_len(0, 16, 2), 1);
+        for n in 1..300 {
+            for max in [1, 7, 64, 256] {
+                let len = chunk_len(n, max, 2);
+                assert!((1..=max).contains(&len), "n {n} max {max}: {len}");
+            }
+        }
     }
 }
