@@ -26,11 +26,12 @@
 //! sign many messages the key terms vanish from the cost, which is then the
 //! `Rᵢ` terms and the decompression of each `Rᵢ` (a field square root).
 //! Sums of scalar products are reduced modulo ℓ once per sum
-//! ([`scalars`]).
+//! (`verify/scalars.rs`).
 //!
-//! A chunk that fails is searched ([`screen`]): candidates are located with
-//! cheap signed group sums, checked alone, and the rest certified with the
-//! chunk's own coefficients; points are parsed once for all of it.
+//! A chunk that fails is searched (`verify/screen.rs`): candidates are
+//! located with group sums under small random coefficients, checked alone,
+//! and the rest certified with the chunk's own coefficients; points are
+//! parsed once for all of it.
 
 mod batch;
 mod key_cache;
