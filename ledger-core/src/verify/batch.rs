@@ -9,16 +9,26 @@
 //! distinct key and the basepoint.
 
 use std::iter;
+use std::sync::LazyLock;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::edwards::{EdwardsPoint, VartimeEdwardsPrecomputation};
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::VartimeMultiscalarMul;
+use curve25519_dalek::traits::{VartimeMultiscalarMul, VartimePrecomputedMultiscalarMul};
 
 use super::parse::ParsedChunk;
 use super::scalars::WideSum;
 use super::SignatureItem;
 use crate::hash::Domain;
+
+/// Below this many points curve25519-dalek multiplies with Straus' method,
+/// above with Pippenger's (its own threshold, 190, less the basepoint).
+const STRAUS_POINTS: usize = 189;
+
+/// The basepoint's precomputed multiples for Straus' method (a table of
+/// 64 odd multiples, made on first use).
+static BASEPOINT_TABLE: LazyLock<VartimeEdwardsPrecomputation> =
+    LazyLock::new(|| VartimeEdwardsPrecomputation::new([ED25519_BASEPOINT_POINT]));
 
 /// The random coefficients of a chunk, and the rest of their stream for the
 /// search for invalid signatures.
@@ -203,6 +213,12 @@ impl<'a> KeyTerms<'a> {
             // One key: the double-base multiplication with the basepoint's
             // precomputed table.
             ([a], [key]) => EdwardsPoint::vartime_double_scalar_mul_basepoint(a, key, &b),
+            // Few keys: Straus, with the basepoint's table made once.
+            _ if points.len() < STRAUS_POINTS => BASEPOINT_TABLE.vartime_mixed_multiscalar_mul(
+                iter::once(&b),
+                scalars.iter(),
+                points,
+            ),
             _ => EdwardsPoint::vartime_multiscalar_mul(
                 scalars.iter().chain(iter::once(&b)),
                 points
