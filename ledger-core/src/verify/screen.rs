@@ -237,6 +237,31 @@ impl<'a> Round<'a> {
         self.coefficient.get(i).copied().unwrap_or((1, false))
     }
 
+    /// A length close to `size` (within a half of it either way) for the
+    /// group at the start of `members` that ends where a key's run ends, so
+    /// that a group test multiplies by as few keys as possible; `size`
+    /// itself if no run ends near it.
+    fn at_key_boundary(&self, members: &[u32], size: usize) -> usize {
+        let size = size.clamp(1, members.len().max(1));
+        if size >= members.len() {
+            return members.len();
+        }
+        let key = |place: usize| {
+            members
+                .get(place)
+                .and_then(|&member| self.chunk.key.get(member as usize))
+        };
+        let ends_run = |len: usize| key(len - 1) != key(len);
+        for distance in 0..=size / 2 {
+            for len in [size + distance, size - distance] {
+                if (1..members.len()).contains(&len) && ends_run(len) {
+                    return len;
+                }
+            }
+        }
+        size
+    }
+
     /// `T₀(G) = Σ_G cᵢ·Eᵢ`. The `cᵢ·Rᵢ` are summed in one bucket per
     /// multiplier, and the buckets weighted by running sums, so the `Rᵢ`
     /// cost about one point addition each.
@@ -347,6 +372,7 @@ impl<'a> Round<'a> {
             let size = ((GROUP_EXPECTED / density) as usize)
                 .clamp(MIN_GROUP_SIGNATURES, largest)
                 .min(rest.len());
+            let size = self.at_key_boundary(rest, size);
             let (group, tail) = rest.split_at(size);
             let t0 = self.t0(group);
             if fails(&t0) {
@@ -425,7 +451,13 @@ impl<'a> Round<'a> {
     ) {
         let parts = ((expected * PARTS_PER_EXPECTED).ceil() as usize).clamp(2, group.len());
         let part_len = group.len().div_ceil(parts);
-        let pieces: Vec<&[u32]> = group.chunks(part_len).collect();
+        let mut pieces: Vec<&[u32]> = Vec::with_capacity(parts);
+        let mut rest = group;
+        while !rest.is_empty() {
+            let (piece, tail) = rest.split_at(self.at_key_boundary(rest, part_len));
+            pieces.push(piece);
+            rest = tail;
+        }
         let count = pieces.len();
         let mut rest = t0;
         let mut tested = Vec::with_capacity(count);
