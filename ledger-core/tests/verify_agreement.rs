@@ -295,3 +295,131 @@ proptest! {
         prop_assert_eq!(invalid, expected);
     }
 }
+
+/// Signatures by one repeated key on many messages, for keys of every kind
+/// the rule accepts: prime-order, mixed-order (`A = aB + T`) and
+/// small-order (`A = T`), with `R` values that carry torsion components
+/// too (`R = rB + T'`), and invalid variants of each (wrong `s`, `s + ℓ`,
+/// a flipped bit in `R`, another message). Grouped by key, as a batch of
+/// one repeated signer sees them.
+fn repeated_signer_cases() -> Vec<Vec<(PublicKey, Signature, Hash)>> {
+    let torsion = torsion();
+    let message = |key: u64, n: u64| {
+        hash(
+            Domain::TransactionSigning,
+            &[key, n, 77].map(u64::to_le_bytes).concat(),
+        )
+    };
+    let mut keys: Vec<(Scalar, EdwardsPoint)> = Vec::new();
+    // Prime order.
+    let a = scalar(5000);
+    keys.push((a, ED25519_BASEPOINT_POINT * a));
+    // Mixed order: one key per torsion component of order 2, 4 and 8.
+    for t in [1usize, 2, 4] {
+        let a = scalar(5001 + t as u64);
+        keys.push((a, ED25519_BASEPOINT_POINT * a + torsion[t]));
+    }
+    // Small order: no secret, "signs" with s = r whatever k is.
+    keys.push((Scalar::ZERO, torsion[3]));
+    let mut batches = Vec::new();
+    for (key_number, (a, a_point)) in keys.iter().enumerate() {
+        let a_bytes = a_point.compress().to_bytes();
+        let mut cases = Vec::new();
+        for n in 0..48u64 {
+            let r = scalar(10_000 + key_number as u64 * 100 + n);
+            let r_point = ED25519_BASEPOINT_POINT * r + torsion[(n as usize * 3) % 8];
+            let r_bytes = r_point.compress().to_bytes();
+            let m = message(key_number as u64, n);
+            let k = challenge(&r_bytes, &a_bytes, m.as_bytes());
+            let s = r + k * a;
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&r_bytes);
+            sig[32..].copy_from_slice(&s.to_bytes());
+            let variant = match n % 6 {
+                // Valid (two of six).
+                0 | 1 => sig,
+                // s + 1.
+                2 => {
+                    let mut bad = sig;
+                    bad[32..].copy_from_slice(&(s + Scalar::ONE).to_bytes());
+                    bad
+                }
+                // s + ℓ: the same scalar, not canonical.
+                3 => {
+                    let mut bad = sig;
+                    bad[32..].copy_from_slice(&add_le(&s.to_bytes(), &GROUP_ORDER));
+                    bad
+                }
+                // A flipped bit in R.
+                4 => {
+                    let mut bad = sig;
+                    bad[(n as usize) % 31] ^= 1 << (n % 8);
+                    bad
+                }
+                // Valid for another message.
+                _ => sig,
+            };
+            let signed = if n % 6 == 5 {
+                message(key_number as u64, n + 1000)
+            } else {
+                m
+            };
+            cases.push((PublicKey(a_bytes), Signature(variant), signed));
+        }
+        batches.push(cases);
+    }
+    batches
+}
+
+#[test]
+fn repeated_signer_cases_agree_with_independent_zip215() {
+    let mut valid = 0;
+    let mut total = 0;
+    for (key_number, cases) in repeated_signer_cases().iter().enumerate() {
+        for (i, (key, signature, message)) in cases.iter().enumerate() {
+            let ours = verify_single(key, signature, message).is_ok();
+            let theirs = consensus_accepts(key, signature, message);
+            assert_eq!(
+                ours, theirs,
+                "key {key_number} case {i}: ours {ours}, ed25519-consensus {theirs}"
+            );
+            valid += usize::from(ours);
+            total += 1;
+        }
+    }
+    // Valid and invalid signatures of every kind of key: the small-order
+    // key's "signatures" with a wrong s or message are valid too.
+    assert!(valid >= total / 3, "{valid} valid of {total}");
+    assert!(valid < total - total / 4, "{valid} valid of {total}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn batches_of_one_repeated_signer_agree_with_single(seed in any::<u64>(), chunk in 1usize..200, threads in 1usize..3, keys in 1usize..6) {
+        println!("seed {seed} chunk {chunk} threads {threads} keys {keys}");
+        let batches = repeated_signer_cases();
+        // The first `keys` repeated signers, their signatures shuffled
+        // together (a batch of one key when keys = 1).
+        let cases: Vec<(PublicKey, Signature, Hash)> =
+            batches.into_iter().take(keys).flatten().collect();
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        let mut state = seed | 1;
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let invalid = run_batches(&cases, &order, chunk, threads);
+        let expected: Vec<u32> = order
+            .iter()
+            .enumerate()
+            .filter(|(_, &i)| verify_single(&cases[i].0, &cases[i].1, &cases[i].2).is_err())
+            .map(|(position, _)| position as u32)
+            .collect();
+        prop_assert!(!expected.is_empty());
+        prop_assert_eq!(invalid, expected);
+    }
+}
