@@ -153,6 +153,9 @@ pub struct CacheReport {
     pub values: CacheUsage,
     /// Per-block proof trees of queries ([`LedgerConfig::block_cache_bytes`]).
     pub blocks: CacheUsage,
+    /// Decompressed public keys of the verifier
+    /// ([`VerifierConfig::key_cache_entries`] × [`crate::verify::KeyCache::ENTRY_BYTES`]).
+    pub keys: CacheUsage,
 }
 
 /// A block whose stateless checks passed: chain id, signatures, transaction
@@ -326,6 +329,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             nodes: self.node_cache.usage(),
             values: self.head_values.usage(),
             blocks: self.block_leaves.usage(),
+            keys: self.verifier.key_cache().usage(),
         }
     }
 

@@ -3,9 +3,8 @@
 //! as dear as a third of a signature check in a batch) once, not per
 //! signature.
 
+use crate::cache::{CacheUsage, TwoGenerationCache};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-use foldhash::HashMap;
-use parking_lot::Mutex;
 
 /// Decompresses a public key as the rule reads it (non-canonical encodings
 /// of the field element accepted).
@@ -13,79 +12,107 @@ pub(super) fn decompress_key(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
     CompressedEdwardsY(*bytes).decompress()
 }
 
-/// A bounded concurrent cache of decompressed public keys (two generations
-/// per shard, like the state tree's node cache: a key used in every block
-/// stays, one unused for a generation is dropped).
+/// A bounded concurrent cache of decompressed public keys: the crate's
+/// byte-bounded two-generation cache ([`TwoGenerationCache`]), so a key used
+/// in every block stays and one unused for a generation is dropped. Keys that
+/// do not decode are cached too (as `None`), so a key repeated in an invalid
+/// block is not decompressed again.
 pub struct KeyCache {
-    shards: Vec<Mutex<KeyShard>>,
-    generation_entries: usize,
+    /// `None` when caching is off.
+    cache: Option<TwoGenerationCache<[u8; 32], Option<EdwardsPoint>>>,
 }
-
-#[derive(Default)]
-struct KeyShard {
-    hot: HashMap<[u8; 32], Option<EdwardsPoint>>,
-    cold: HashMap<[u8; 32], Option<EdwardsPoint>>,
-}
-
-const KEY_SHARDS: usize = 16;
 
 impl std::fmt::Debug for KeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyCache")
-            .field("generation_entries", &self.generation_entries)
+            .field("capacity_bytes", &self.usage().capacity_bytes)
             .finish_non_exhaustive()
     }
 }
 
+impl crate::cache::Weigh for EdwardsPoint {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
 impl KeyCache {
-    /// A cache of at most about `entries` keys (0 disables it).
+    /// What one key is charged (every entry has the same size).
+    pub const ENTRY_BYTES: usize = {
+        // Mirrors `TwoGenerationCache::charge` for a value without heap
+        // bytes: the slot (key, value, control byte) times 2.5.
+        (std::mem::size_of::<([u8; 32], Option<EdwardsPoint>)>() + 1) * 5 / 2
+    };
+
+    /// A cache of about `entries` keys, bounded in bytes at `entries` ×
+    /// [`KeyCache::ENTRY_BYTES`] (0 disables it).
     pub fn new(entries: usize) -> Self {
         KeyCache {
-            shards: (0..KEY_SHARDS)
-                .map(|_| Mutex::new(KeyShard::default()))
-                .collect(),
-            generation_entries: entries / KEY_SHARDS / 2,
+            cache: (entries > 0)
+                .then(|| TwoGenerationCache::new(entries.saturating_mul(Self::ENTRY_BYTES))),
         }
     }
 
     pub(super) fn get_or_decompress(&self, bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-        if self.generation_entries == 0 {
+        let Some(cache) = &self.cache else {
             return decompress_key(bytes);
+        };
+        if let Some(point) = cache.get(bytes) {
+            return point;
         }
-        let shard = &self.shards[usize::from(bytes[0]) % KEY_SHARDS];
-        {
-            let mut shard = shard.lock();
-            if let Some(point) = shard.hot.get(bytes) {
-                return *point;
-            }
-            if let Some(point) = shard.cold.remove(bytes) {
-                shard.hot.insert(*bytes, point);
-                return point;
-            }
-        }
-        // Decompress outside the lock: it is the expensive part.
+        // Decompressed outside any lock: it is the expensive part.
         let point = decompress_key(bytes);
-        let mut shard = shard.lock();
-        shard.hot.insert(*bytes, point);
-        if shard.hot.len() > self.generation_entries {
-            shard.cold = std::mem::take(&mut shard.hot);
-        }
+        cache.insert(*bytes, point);
         point
+    }
+
+    /// The budget, what is held and how well it serves.
+    pub fn usage(&self) -> CacheUsage {
+        self.cache
+            .as_ref()
+            .map_or_else(CacheUsage::default, TwoGenerationCache::usage)
     }
 
     /// Keys held now (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| {
-                let shard = shard.lock();
-                shard.hot.len() + shard.cold.len()
-            })
-            .sum()
+        self.usage().entries
     }
 
     /// True if no key is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_charge_is_the_caches_own() {
+        assert_eq!(
+            KeyCache::ENTRY_BYTES,
+            TwoGenerationCache::<[u8; 32], Option<EdwardsPoint>>::charge(&None)
+        );
+        let point = Some(curve25519_dalek::constants::ED25519_BASEPOINT_POINT);
+        assert_eq!(
+            KeyCache::ENTRY_BYTES,
+            TwoGenerationCache::<[u8; 32], Option<EdwardsPoint>>::charge(&point)
+        );
+    }
+
+    #[test]
+    fn held_bytes_stay_within_the_budget() {
+        let cache = KeyCache::new(100);
+        for i in 0..10_000u32 {
+            let mut key = [0u8; 32];
+            key[..4].copy_from_slice(&i.to_le_bytes());
+            let _ = cache.get_or_decompress(&key);
+            let usage = cache.usage();
+            assert!(usage.held_bytes <= usage.capacity_bytes, "{usage:?}");
+        }
+        assert!(!cache.is_empty());
+        assert!(cache.len() <= 100);
+        assert!(KeyCache::new(0).is_empty());
     }
 }
