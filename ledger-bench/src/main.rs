@@ -539,7 +539,9 @@ fn run(options: &Options) -> Result<(), String> {
 /// `ledger-bench audit`: every stored record checked; a finding is a
 /// non-zero exit.
 fn audit(path: &std::path::Path, yardstick: bool, options: &Options) -> Result<(), String> {
+    let opening = Instant::now();
     let store = RocksStore::open(path).map_err(|e| ledger_core::error_chain(&e))?;
+    eprintln!("store opened in {:.2} s", opening.elapsed().as_secs_f64());
     let app = BenchApp::new(options.workload);
     let start = Instant::now();
     let bar = progress(0, "audit");
