@@ -1060,3 +1060,292 @@ impl Step<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        reason = "a panic in a test is a failing test"
+    )]
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn every_operation() -> Vec<Operation> {
+        vec![
+            Operation::AdmitParty {
+                role: Role::Clinic,
+                party: PublicKey([1; 32]),
+                name: "St. Mary's".into(),
+            },
+            Operation::AdmitTagIssuer {
+                issuer: IssuerKey([2; 32]),
+                name: String::new(),
+            },
+            Operation::PublishPolicy {
+                max_payout: 1_000,
+                waiting_period_ms: 7,
+                valid_from_ms: 1,
+                valid_until_ms: 2,
+                conditions: BTreeSet::from([3, 1, u32::MAX]),
+            },
+            Operation::Enrol {
+                policy: Hash([3; 32]),
+            },
+            Operation::Attest {
+                member: PublicKey([4; 32]),
+                condition: 100,
+                event_date_ms: 5,
+                details: Hash([5; 32]),
+                issuer: IssuerKey([6; 32]),
+                tag: Tag([7; TAG_BYTES]),
+            },
+            Operation::File {
+                attestation: Hash([8; 32]),
+                policy: Hash([9; 32]),
+                amount: 10,
+            },
+            Operation::Approve {
+                claim: Hash([10; 32]),
+                amount: 9,
+            },
+            Operation::Reject {
+                claim: Hash([11; 32]),
+                reason: 42,
+            },
+            Operation::Pay {
+                claim: Hash([12; 32]),
+                amount: 9,
+                reference: Hash([13; 32]),
+            },
+            Operation::OpenProgramme {
+                item: "masks".into(),
+                units_per_person: 10,
+                period_ms: 7,
+                starts_ms: 0,
+                periods: 4,
+            },
+            Operation::Book {
+                programme: Hash([14; 32]),
+                period: 2,
+                resident: PublicKey([15; 32]),
+                issuer: IssuerKey([16; 32]),
+                tag: Tag([17; TAG_BYTES]),
+            },
+            Operation::Collect {
+                appointment: Hash([18; 32]),
+            },
+        ]
+    }
+
+    #[test]
+    fn payloads_roundtrip_strictly_and_refuse_cuts_and_trailing_bytes() {
+        for (index, operation) in every_operation().into_iter().enumerate() {
+            let bytes = operation.encode().unwrap();
+            assert_eq!(bytes.first(), Some(&(index as u8 + 1)), "{operation:?}");
+            assert_eq!(Operation::decode(&bytes), Some(operation.clone()));
+            for len in 0..bytes.len() {
+                assert_eq!(Operation::decode(&bytes[..len]), None, "{operation:?}");
+            }
+            let mut longer = bytes.to_vec();
+            longer.push(0);
+            assert_eq!(Operation::decode(&longer), None, "{operation:?}");
+        }
+        // The fixed sizes of the module documentation's table.
+        let sizes: Vec<usize> = every_operation()
+            .iter()
+            .map(|operation| operation.encode().unwrap().len())
+            .collect();
+        assert_eq!(sizes[3..9], [33, 173, 73, 41, 37, 73]);
+        assert_eq!(sizes[10..], [165, 33]);
+    }
+
+    #[test]
+    fn condition_sets_are_bounded_non_empty_and_ascending() {
+        let policy = |conditions: BTreeSet<u32>| Operation::PublishPolicy {
+            max_payout: 1,
+            waiting_period_ms: 0,
+            valid_from_ms: 0,
+            valid_until_ms: 1,
+            conditions,
+        };
+        assert_eq!(
+            policy(BTreeSet::new()).encode(),
+            Err(EncodeError::EmptyList {
+                field: "conditions"
+            })
+        );
+        let too_many: BTreeSet<u32> = (0..=MAX_POLICY_CONDITIONS as u32).collect();
+        assert_eq!(
+            policy(too_many).encode(),
+            Err(EncodeError::TooManyItems {
+                field: "conditions",
+                count: MAX_POLICY_CONDITIONS + 1,
+                max: MAX_POLICY_CONDITIONS
+            })
+        );
+        let most: BTreeSet<u32> = (0..MAX_POLICY_CONDITIONS as u32).collect();
+        let bytes = policy(most.clone()).encode().unwrap();
+        assert_eq!(bytes.len(), 34 + 4 * MAX_POLICY_CONDITIONS);
+        assert_eq!(Operation::decode(&bytes), Some(policy(most)));
+        // Two codes out of order, or repeated: not a set's one encoding.
+        let two = policy(BTreeSet::from([1, 2])).encode().unwrap().to_vec();
+        let mut swapped = two.clone();
+        swapped[34..38].copy_from_slice(&2u32.to_le_bytes());
+        swapped[38..42].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(Operation::decode(&swapped), None);
+        let mut repeated = two.clone();
+        repeated[38..42].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(Operation::decode(&repeated), None);
+        // A count over the limit is refused before the codes are read.
+        let mut huge = two;
+        huge[33] = u8::MAX;
+        assert_eq!(Operation::decode(&huge), None);
+    }
+
+    #[test]
+    fn texts_are_refused_not_cut() {
+        let admit = |name: String| Operation::AdmitParty {
+            role: Role::Insurer,
+            party: PublicKey([1; 32]),
+            name,
+        };
+        assert_eq!(
+            admit("€".repeat(22)).encode(),
+            Err(EncodeError::FieldTooLong {
+                field: "name",
+                len: 66,
+                max: MAX_TEXT_BYTES
+            })
+        );
+        let exact = admit("x".repeat(MAX_TEXT_BYTES));
+        assert_eq!(
+            Operation::decode(&exact.encode().unwrap()),
+            Some(exact.clone())
+        );
+        let mut invalid = exact.encode().unwrap().to_vec();
+        invalid[35] = 0xff;
+        assert_eq!(Operation::decode(&invalid), None, "not UTF-8");
+        // An unknown role byte.
+        let mut role = exact.encode().unwrap().to_vec();
+        role[1] = 3;
+        assert_eq!(Operation::decode(&role), None);
+    }
+
+    #[test]
+    fn records_roundtrip_strictly() {
+        let party = Party {
+            roles: Roles::of(Role::Clinic).with(Role::Distributor),
+            admitted_height: 3,
+            name: "clinic".into(),
+        };
+        let issuer = Issuer {
+            admitted_height: 1,
+            retired_height: Some(9),
+            name: "issuer".into(),
+        };
+        let policy = Policy {
+            insurer: PublicKey([1; 32]),
+            max_payout: 5,
+            waiting_period_ms: 6,
+            valid_from_ms: 7,
+            valid_until_ms: 8,
+            conditions: BTreeSet::from([1, 2]),
+        };
+        let programme = Programme {
+            organiser: PublicKey([2; 32]),
+            item: "masks".into(),
+            units_per_person: 10,
+            period_ms: 7,
+            starts_ms: 0,
+            periods: 4,
+            booked: 2,
+            collected: 1,
+        };
+        let encoded = [
+            party.encode().unwrap(),
+            issuer.encode().unwrap(),
+            policy.encode().unwrap(),
+            programme.encode().unwrap(),
+        ];
+        assert_eq!(Party::decode(&encoded[0]), Some(party));
+        assert_eq!(Issuer::decode(&encoded[1]), Some(issuer));
+        assert_eq!(Policy::decode(&encoded[2]), Some(policy));
+        assert_eq!(Programme::decode(&encoded[3]), Some(programme));
+        for bytes in &encoded {
+            assert!(Party::decode(&bytes[..bytes.len() - 1]).is_none());
+            assert!(Policy::decode(&bytes[..bytes.len() - 1]).is_none());
+        }
+        for status in [
+            ClaimStatus::Filed,
+            ClaimStatus::Approved { amount: 3 },
+            ClaimStatus::Rejected { reason: 4 },
+            ClaimStatus::Paid {
+                amount: 3,
+                reference: Hash([9; 32]),
+            },
+        ] {
+            let claim = Claim {
+                policy: Hash([1; 32]),
+                attestation: Hash([2; 32]),
+                insurer: PublicKey([3; 32]),
+                claimed: 5,
+                status,
+            };
+            let bytes = claim.encode();
+            assert_eq!(Claim::decode(&bytes), Some(claim));
+            assert_eq!(Claim::decode(&bytes[..bytes.len() - 1]), None);
+        }
+        let appointment = Appointment {
+            programme: Hash([1; 32]),
+            period: 2,
+            resident: PublicKey([3; 32]),
+            distributor: PublicKey([4; 32]),
+            units: 10,
+            collected: true,
+        };
+        let mut bytes = appointment.encode().to_vec();
+        assert_eq!(bytes.len(), APPOINTMENT_BYTES);
+        assert_eq!(Appointment::decode(&bytes), Some(appointment));
+        *bytes.last_mut().unwrap() = 2;
+        assert_eq!(Appointment::decode(&bytes), None, "a flag is 0 or 1");
+        assert_eq!(Roles::from_bits(0), None);
+        assert_eq!(Roles::from_bits(8), None);
+    }
+
+    #[test]
+    fn issuer_keys_are_canonical_points_other_than_the_identity() {
+        use curve25519_dalek::constants::RISTRETTO_BASEPOINT_COMPRESSED;
+        assert_eq!(IssuerKey(RISTRETTO_BASEPOINT_COMPRESSED.0).check(), Ok(()));
+        assert_eq!(IssuerKey([0; 32]).check(), Err(IssuerKeyError::Identity));
+        assert_eq!(
+            IssuerKey([0xff; 32]).check(),
+            Err(IssuerKeyError::NotAPoint)
+        );
+    }
+
+    #[test]
+    fn every_failure_code_is_distinct() {
+        let codes = [
+            MALFORMED_PAYLOAD,
+            NOT_AUTHORISED,
+            INVALID_KEY,
+            UNKNOWN_RECORD,
+            UNKNOWN_ISSUER,
+            DUPLICATE_TAG,
+            WRONG_STATE,
+            AMOUNT_RULE,
+            NOT_ENROLLED,
+            NOT_COVERED,
+            OUTSIDE_VALIDITY,
+            WAITING_PERIOD,
+            INVALID_TERMS,
+            FUTURE_EVENT,
+            CORRUPT_RECORD,
+        ];
+        let distinct: BTreeSet<u32> = codes.into_iter().collect();
+        assert_eq!(distinct, (1..=15).collect());
+    }
+}
