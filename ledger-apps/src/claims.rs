@@ -61,7 +61,7 @@
 //! # Blinded duplicate detection
 //!
 //! A tag is the output of a verifiable oblivious PRF (RFC 9497, VOPRF mode,
-//! ristretto255-SHA512; [`tags`]) keyed by the current tag issuer, over the
+//! ristretto255-SHA512; module `tags`, feature `tags`) keyed by the current tag issuer, over the
 //! patient's identifier and the event (length-prefixed, under a domain
 //! label). The clinic, which knows the patient, blinds that input; the
 //! issuer evaluates it without learning it and proves (a DLEQ proof) that it
@@ -87,6 +87,11 @@
 //! signature on its attestation; what binds it to an issuer is the issuer
 //! key the attestation names, which must be the current one when the
 //! attestation is made and when its claim is filed ([`UNKNOWN_ISSUER`]).
+//! A new issuer's key opens a new tag space: an event claimed under the
+//! retired key could be claimed once more under the new one, so the
+//! registrar rotates only a compromised key. What else this does not catch
+//! (anything but an exact match, a clinic blinding another input, a
+//! colluding issuer) is in `docs/SECURITY.md`.
 //!
 //! # Allocations: one per person per period
 //!
