@@ -4,7 +4,8 @@
 //! pads or rewrites a value to make it fit its format: it encodes the value
 //! exactly or returns one of these errors, naming the field and the limit
 //! it broke. Each limit is a named constant of its application
-//! ([`crate::transfers::MAX_MEMO_BYTES`], [`crate::provenance::MAX_TEXT_BYTES`]).
+//! ([`crate::transfers::MAX_MEMO_BYTES`], [`crate::provenance::MAX_TEXT_BYTES`],
+//! [`crate::claims::MAX_POLICY_CONDITIONS`]).
 
 /// Why a value cannot be encoded as an application payload.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,5 +26,21 @@ pub enum EncodeError {
     EmptyField {
         /// The field, as named in its operation.
         field: &'static str,
+    },
+    /// A list is empty and its format requires at least one item.
+    #[error("{field} is empty; its format requires at least one item")]
+    EmptyList {
+        /// The field, as named in its operation.
+        field: &'static str,
+    },
+    /// A list has more items than its format allows.
+    #[error("{field} has {count} items, over the limit of {max}")]
+    TooManyItems {
+        /// The field, as named in its operation.
+        field: &'static str,
+        /// Its number of items.
+        count: usize,
+        /// The most the format allows.
+        max: usize,
     },
 }

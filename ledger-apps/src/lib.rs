@@ -7,6 +7,9 @@
 //! * [`provenance`]: needs lists, pledges, and the signed custody trail of
 //!   every shipment (donor → carrier → warehouse → hospital).
 //! * [`notary`]: anchor a document's hash with signer and time, forever.
+//! * [`claims`]: insurance claims with blinded duplicate detection (one
+//!   claim per event, across insurers, without the patient's identity on
+//!   the ledger), and one-per-person allocations.
 //!
 //! Every payload encoder encodes a value exactly or refuses it with an
 //! [`EncodeError`] naming the field and the limit; none cuts or pads. Every
@@ -15,6 +18,7 @@
 //! it. Each module's documentation gives its limits, its key rule and its
 //! failure codes.
 
+pub mod claims;
 mod error;
 pub mod notary;
 pub mod provenance;

@@ -15,7 +15,7 @@
     reason = "a broken law in a fuzz oracle must panic"
 )]
 
-use crate::{notary, provenance, transfers};
+use crate::{claims, notary, provenance, transfers};
 
 /// Checks `transfers` payload decoding on `data`.
 pub fn check_transfers_bytes(data: &[u8]) {
@@ -68,5 +68,57 @@ pub fn check_notary_bytes(data: &[u8]) {
     }
     if let Some(anchor) = notary::Anchor::decode(data) {
         assert_eq!(anchor.encode(), data, "anchor did not re-encode exactly");
+    }
+}
+
+/// Checks the `claims` payload and stored-record decoders on `data`.
+pub fn check_claims_bytes(data: &[u8]) {
+    if let Some(operation) = claims::Operation::decode(data) {
+        let encoded = operation
+            .encode()
+            .expect("an accepted claims payload encodes");
+        assert_eq!(encoded, data, "claims payload did not re-encode exactly");
+    }
+    check_record(data, claims::Party::decode, |v| v.encode().ok(), "party");
+    check_record(data, claims::Issuer::decode, |v| v.encode().ok(), "issuer");
+    check_record(data, claims::Policy::decode, |v| v.encode().ok(), "policy");
+    check_record(
+        data,
+        claims::Programme::decode,
+        |v| v.encode().ok(),
+        "programme",
+    );
+    check_record(
+        data,
+        claims::Enrolment::decode,
+        |v| Some(v.encode()),
+        "enrolment",
+    );
+    check_record(
+        data,
+        claims::Attestation::decode,
+        |v| Some(v.encode()),
+        "attestation",
+    );
+    check_record(data, claims::Claim::decode, |v| Some(v.encode()), "claim");
+    check_record(
+        data,
+        claims::Appointment::decode,
+        |v| Some(v.encode()),
+        "appointment",
+    );
+}
+
+/// Panics unless a record `decode` accepts from `data` encodes back to
+/// exactly `data`.
+fn check_record<T>(
+    data: &[u8],
+    decode: fn(&[u8]) -> Option<T>,
+    encode: fn(&T) -> Option<bytes::Bytes>,
+    what: &str,
+) {
+    if let Some(value) = decode(data) {
+        let encoded = encode(&value).expect("an accepted record encodes");
+        assert_eq!(encoded, data, "{what} did not re-encode exactly");
     }
 }

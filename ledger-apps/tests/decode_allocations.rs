@@ -21,6 +21,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use bytes::Bytes;
+use ledger_apps::claims;
 use ledger_apps::notary::{self, Anchor};
 use ledger_apps::provenance::{self, CustodyStep, Need, Shipment, MAX_TEXT_BYTES};
 use ledger_apps::transfers::{self, MAX_MEMO_BYTES};
@@ -109,6 +110,34 @@ fn decoders() -> Vec<(&'static str, Decoder)> {
             Box::new(|b| notary::decode_payload(b).is_some()),
         ),
         ("anchor", Box::new(|b| Anchor::decode(b).is_some())),
+        (
+            "claims payload",
+            Box::new(|b| claims::Operation::decode(b).is_some()),
+        ),
+        (
+            "claims party",
+            Box::new(|b| claims::Party::decode(b).is_some()),
+        ),
+        (
+            "claims issuer",
+            Box::new(|b| claims::Issuer::decode(b).is_some()),
+        ),
+        (
+            "claims policy",
+            Box::new(|b| claims::Policy::decode(b).is_some()),
+        ),
+        (
+            "claims programme",
+            Box::new(|b| claims::Programme::decode(b).is_some()),
+        ),
+        (
+            "claims claim",
+            Box::new(|b| claims::Claim::decode(b).is_some()),
+        ),
+        (
+            "claims attestation",
+            Box::new(|b| claims::Attestation::decode(b).is_some()),
+        ),
     ]
 }
 
@@ -156,6 +185,31 @@ fn valid_inputs() -> Vec<Vec<u8>> {
         delivered: false,
     };
     inputs.push(shipment.encode().to_vec());
+    // Policies at both ends of the condition limit, as payload and record.
+    for count in [1u32, claims::MAX_POLICY_CONDITIONS as u32] {
+        let conditions: std::collections::BTreeSet<u32> = (0..count).collect();
+        inputs.push(
+            claims::Operation::PublishPolicy {
+                max_payout: 1,
+                waiting_period_ms: 2,
+                valid_from_ms: 3,
+                valid_until_ms: 4,
+                conditions: conditions.clone(),
+            }
+            .encode()
+            .unwrap()
+            .to_vec(),
+        );
+        let policy = claims::Policy {
+            insurer: key,
+            max_payout: 1,
+            waiting_period_ms: 2,
+            valid_from_ms: 3,
+            valid_until_ms: 4,
+            conditions,
+        };
+        inputs.push(policy.encode().unwrap().to_vec());
+    }
     inputs
 }
 
@@ -179,6 +233,11 @@ fn garbage_inputs() -> Vec<Vec<u8>> {
         register.extend_from_slice(&[claimed, b'a', b'b']);
         inputs.push(register);
         inputs.push(vec![2, claimed, b'a']);
+        // A claims policy claiming `claimed` conditions, with few bytes.
+        let mut policy = vec![3u8];
+        policy.extend_from_slice(&[0; 32]);
+        policy.extend_from_slice(&[claimed, 1, 0, 0, 0]);
+        inputs.push(policy);
     }
     inputs
 }

@@ -1,5 +1,5 @@
 //! Replays the corpora of the payload fuzz targets (`decode_transfers_payload`,
-//! `decode_provenance_payload`, `decode_notary_payload`) and any crash
+//! `decode_provenance_payload`, `decode_notary_payload`, `decode_claims_payload`) and any crash
 //! artifacts through the same oracle as the targets
 //! (`ledger_apps::roundtrip`: whatever a decoder accepts re-encodes exactly),
 //! so plain `cargo test` guards every input the fuzzer found interesting.
@@ -15,9 +15,12 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use ledger_apps::claims;
 use ledger_apps::notary::{self, Anchor};
 use ledger_apps::provenance::{self, CustodyStep, Need, Shipment};
-use ledger_apps::roundtrip::{check_notary_bytes, check_provenance_bytes, check_transfers_bytes};
+use ledger_apps::roundtrip::{
+    check_claims_bytes, check_notary_bytes, check_provenance_bytes, check_transfers_bytes,
+};
 use ledger_apps::transfers;
 use ledger_core::{Hash, PublicKey};
 
@@ -159,6 +162,79 @@ fn notary_seeds() -> Seeds {
     ]
 }
 
+fn claims_seeds() -> Seeds {
+    let attest = claims::Operation::Attest {
+        member: KEY,
+        condition: 100,
+        event_date_ms: 1_772_409_600_000,
+        details: ID,
+        issuer: claims::IssuerKey([0x11; 32]),
+        tag: claims::Tag([0x22; claims::TAG_BYTES]),
+    }
+    .encode()
+    .unwrap()
+    .to_vec();
+    let policy = claims::Operation::PublishPolicy {
+        max_payout: 1_000,
+        waiting_period_ms: 604_800_000,
+        valid_from_ms: 1_772_323_200_000,
+        valid_until_ms: 1_803_859_200_000,
+        conditions: [100, 200].into_iter().collect(),
+    }
+    .encode()
+    .unwrap()
+    .to_vec();
+    let admit = claims::Operation::AdmitParty {
+        role: claims::Role::Clinic,
+        party: KEY,
+        name: "St. Mary's".into(),
+    }
+    .encode()
+    .unwrap()
+    .to_vec();
+    let file = claims::Operation::File {
+        attestation: ID,
+        policy: ID,
+        amount: 800,
+    }
+    .encode()
+    .unwrap()
+    .to_vec();
+    let claim = claims::Claim {
+        policy: ID,
+        attestation: ID,
+        insurer: KEY,
+        claimed: 800,
+        status: claims::ClaimStatus::Paid {
+            amount: 700,
+            reference: ID,
+        },
+    }
+    .encode()
+    .to_vec();
+    let mut unsorted = policy.clone();
+    unsorted[34..38].copy_from_slice(&200u32.to_le_bytes());
+    unsorted[38..42].copy_from_slice(&100u32.to_le_bytes());
+    vec![
+        ("valid-attest", attest.clone()),
+        ("valid-policy", policy.clone()),
+        ("valid-admit", admit.clone()),
+        ("valid-file", file.clone()),
+        ("valid-claim-record", claim.clone()),
+        ("invalid-short-tag", attest[..attest.len() - 1].to_vec()),
+        ("invalid-long-tag", [attest.as_slice(), &[0]].concat()),
+        ("invalid-unsorted-conditions", unsorted),
+        (
+            "invalid-unknown-operation",
+            [&[13u8][..], &file[1..]].concat(),
+        ),
+        (
+            "invalid-short-claim-record",
+            claim[..claim.len() - 33].to_vec(),
+        ),
+    ]
+}
+
 /// A target's oracle.
 type Check = fn(&[u8]);
 /// Named seeds of a target.
@@ -171,7 +247,7 @@ struct Target {
     check: Check,
 }
 
-const TARGETS: [Target; 3] = [
+const TARGETS: [Target; 4] = [
     Target {
         name: "decode_transfers_payload",
         seeds: transfers_seeds,
@@ -186,6 +262,11 @@ const TARGETS: [Target; 3] = [
         name: "decode_notary_payload",
         seeds: notary_seeds,
         check: check_notary_bytes,
+    },
+    Target {
+        name: "decode_claims_payload",
+        seeds: claims_seeds,
+        check: check_claims_bytes,
     },
 ];
 
@@ -224,6 +305,17 @@ fn accepted(target: &str, bytes: &[u8]) -> bool {
                 || Need::decode(bytes).is_some()
                 || Shipment::decode(bytes).is_some()
                 || CustodyStep::decode(bytes).is_some()
+        }
+        "decode_claims_payload" => {
+            claims::Operation::decode(bytes).is_some()
+                || claims::Party::decode(bytes).is_some()
+                || claims::Issuer::decode(bytes).is_some()
+                || claims::Policy::decode(bytes).is_some()
+                || claims::Enrolment::decode(bytes).is_some()
+                || claims::Attestation::decode(bytes).is_some()
+                || claims::Claim::decode(bytes).is_some()
+                || claims::Programme::decode(bytes).is_some()
+                || claims::Appointment::decode(bytes).is_some()
         }
         _ => notary::decode_payload(bytes).is_some() || Anchor::decode(bytes).is_some(),
     }

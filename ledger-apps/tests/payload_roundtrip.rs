@@ -17,7 +17,10 @@
     reason = "a panic in a test is a failing test"
 )]
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
+use ledger_apps::claims;
 use ledger_apps::notary::{self, Anchor};
 use ledger_apps::provenance::{self, CustodyStep, Need, Shipment, MAX_TEXT_BYTES};
 use ledger_apps::transfers::{self, MAX_MEMO_BYTES, MIN_MEMO_BYTES};
@@ -541,4 +544,367 @@ fn errors_name_the_field_and_the_limit() {
         error.to_string(),
         "memo is empty; its format requires at least one byte"
     );
+}
+
+// ------------------------------------------------------------------- claims
+
+fn tag() -> impl Strategy<Value = claims::Tag> {
+    prop::collection::vec(any::<u8>(), claims::TAG_BYTES)
+        .prop_map(|bytes| claims::Tag(bytes.try_into().unwrap()))
+}
+
+fn issuer_key() -> impl Strategy<Value = claims::IssuerKey> {
+    any::<[u8; 32]>().prop_map(claims::IssuerKey)
+}
+
+fn claims_text() -> impl Strategy<Value = String> {
+    text_around(claims::MAX_TEXT_BYTES)
+}
+
+/// Condition sets from empty to one over the limit, most within it.
+fn conditions() -> impl Strategy<Value = BTreeSet<u32>> {
+    let max = claims::MAX_POLICY_CONDITIONS;
+    prop_oneof![
+        prop::collection::btree_set(any::<u32>(), 1..=8),
+        prop::collection::btree_set(any::<u32>(), 0..=max + 1),
+        Just((0..=max as u32).collect()),
+        Just((1..=max as u32).collect()),
+    ]
+}
+
+fn role() -> impl Strategy<Value = claims::Role> {
+    prop::sample::select(claims::Role::ALL.to_vec())
+}
+
+fn claims_operation() -> impl Strategy<Value = claims::Operation> {
+    use claims::Operation as Op;
+    prop_oneof![
+        (role(), key(), claims_text()).prop_map(|(role, party, name)| Op::AdmitParty {
+            role,
+            party,
+            name
+        }),
+        (issuer_key(), claims_text())
+            .prop_map(|(issuer, name)| Op::AdmitTagIssuer { issuer, name }),
+        (quantity(), quantity(), quantity(), quantity(), conditions()).prop_map(
+            |(max_payout, waiting_period_ms, valid_from_ms, valid_until_ms, conditions)| {
+                Op::PublishPolicy {
+                    max_payout,
+                    waiting_period_ms,
+                    valid_from_ms,
+                    valid_until_ms,
+                    conditions,
+                }
+            }
+        ),
+        hash().prop_map(|policy| Op::Enrol { policy }),
+        (key(), any::<u32>(), quantity(), hash(), issuer_key(), tag()).prop_map(
+            |(member, condition, event_date_ms, details, issuer, tag)| Op::Attest {
+                member,
+                condition,
+                event_date_ms,
+                details,
+                issuer,
+                tag,
+            }
+        ),
+        (hash(), hash(), quantity()).prop_map(|(attestation, policy, amount)| Op::File {
+            attestation,
+            policy,
+            amount
+        }),
+        (hash(), quantity()).prop_map(|(claim, amount)| Op::Approve { claim, amount }),
+        (hash(), any::<u32>()).prop_map(|(claim, reason)| Op::Reject { claim, reason }),
+        (hash(), quantity(), hash()).prop_map(|(claim, amount, reference)| Op::Pay {
+            claim,
+            amount,
+            reference
+        }),
+        (
+            claims_text(),
+            quantity(),
+            quantity(),
+            quantity(),
+            any::<u32>()
+        )
+            .prop_map(|(item, units_per_person, period_ms, starts_ms, periods)| {
+                Op::OpenProgramme {
+                    item,
+                    units_per_person,
+                    period_ms,
+                    starts_ms,
+                    periods,
+                }
+            }),
+        (hash(), any::<u32>(), key(), issuer_key(), tag()).prop_map(
+            |(programme, period, resident, issuer, tag)| Op::Book {
+                programme,
+                period,
+                resident,
+                issuer,
+                tag,
+            }
+        ),
+        hash().prop_map(|appointment| Op::Collect { appointment }),
+    ]
+}
+
+/// What the claims encoder must say about `operation`: the first field
+/// over its limit, or success.
+fn claims_verdict(operation: &claims::Operation) -> Result<(), EncodeError> {
+    use claims::Operation as Op;
+    let text = |field: &'static str, text: &str| {
+        if text.len() > claims::MAX_TEXT_BYTES {
+            Err(EncodeError::FieldTooLong {
+                field,
+                len: text.len(),
+                max: claims::MAX_TEXT_BYTES,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    match operation {
+        Op::AdmitParty { name, .. } | Op::AdmitTagIssuer { name, .. } => text("name", name),
+        Op::OpenProgramme { item, .. } => text("item", item),
+        Op::PublishPolicy { conditions, .. } => {
+            if conditions.is_empty() {
+                Err(EncodeError::EmptyList {
+                    field: "conditions",
+                })
+            } else if conditions.len() > claims::MAX_POLICY_CONDITIONS {
+                Err(EncodeError::TooManyItems {
+                    field: "conditions",
+                    count: conditions.len(),
+                    max: claims::MAX_POLICY_CONDITIONS,
+                })
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn claim_status() -> impl Strategy<Value = claims::ClaimStatus> {
+    use claims::ClaimStatus as S;
+    prop_oneof![
+        Just(S::Filed),
+        quantity().prop_map(|amount| S::Approved { amount }),
+        any::<u32>().prop_map(|reason| S::Rejected { reason }),
+        (quantity(), hash()).prop_map(|(amount, reference)| S::Paid { amount, reference }),
+    ]
+}
+
+fn claim() -> impl Strategy<Value = claims::Claim> {
+    (hash(), hash(), key(), quantity(), claim_status()).prop_map(
+        |(policy, attestation, insurer, claimed, status)| claims::Claim {
+            policy,
+            attestation,
+            insurer,
+            claimed,
+            status,
+        },
+    )
+}
+
+fn claims_policy() -> impl Strategy<Value = claims::Policy> {
+    (
+        key(),
+        quantity(),
+        quantity(),
+        quantity(),
+        quantity(),
+        conditions(),
+    )
+        .prop_map(
+            |(
+                insurer,
+                max_payout,
+                waiting_period_ms,
+                valid_from_ms,
+                valid_until_ms,
+                conditions,
+            )| {
+                claims::Policy {
+                    insurer,
+                    max_payout,
+                    waiting_period_ms,
+                    valid_from_ms,
+                    valid_until_ms,
+                    conditions,
+                }
+            },
+        )
+}
+
+fn attestation() -> impl Strategy<Value = claims::Attestation> {
+    (
+        key(),
+        key(),
+        any::<u32>(),
+        quantity(),
+        hash(),
+        issuer_key(),
+        tag(),
+    )
+        .prop_map(
+            |(clinic, member, condition, event_date_ms, details, issuer, tag)| {
+                claims::Attestation {
+                    clinic,
+                    member,
+                    condition,
+                    event_date_ms,
+                    details,
+                    issuer,
+                    tag,
+                }
+            },
+        )
+}
+
+fn appointment() -> impl Strategy<Value = claims::Appointment> {
+    (
+        hash(),
+        any::<u32>(),
+        key(),
+        key(),
+        quantity(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(programme, period, resident, distributor, units, collected)| claims::Appointment {
+                programme,
+                period,
+                resident,
+                distributor,
+                units,
+                collected,
+            },
+        )
+}
+
+fn programme() -> impl Strategy<Value = claims::Programme> {
+    (
+        key(),
+        claims_text(),
+        (quantity(), quantity(), quantity()),
+        any::<u32>(),
+        (quantity(), quantity()),
+    )
+        .prop_map(
+            |(
+                organiser,
+                item,
+                (units_per_person, period_ms, starts_ms),
+                periods,
+                (booked, collected),
+            )| {
+                claims::Programme {
+                    organiser,
+                    item,
+                    units_per_person,
+                    period_ms,
+                    starts_ms,
+                    periods,
+                    booked,
+                    collected,
+                }
+            },
+        )
+}
+
+fn party() -> impl Strategy<Value = claims::Party> {
+    (1u8..8, quantity(), claims_text()).prop_map(|(bits, admitted_height, name)| claims::Party {
+        roles: claims::Roles::from_bits(bits).unwrap(),
+        admitted_height,
+        name,
+    })
+}
+
+fn issuer() -> impl Strategy<Value = claims::Issuer> {
+    (quantity(), prop::option::of(quantity()), claims_text()).prop_map(
+        |(admitted_height, retired_height, name)| claims::Issuer {
+            admitted_height,
+            retired_height,
+            name,
+        },
+    )
+}
+
+proptest! {
+    #[test]
+    fn claims_values_roundtrip_or_are_refused(operation in claims_operation()) {
+        match (operation.encode(), claims_verdict(&operation)) {
+            (Ok(bytes), Ok(())) => {
+                prop_assert_eq!(claims::Operation::decode(&bytes), Some(operation));
+            }
+            (got, expected) => prop_assert_eq!(got.map(|_| ()), expected),
+        }
+    }
+
+    #[test]
+    fn claims_accepted_bytes_reencode(
+        bytes in candidate_bytes(claims_operation().prop_filter_map(
+            "refused by the encoder", |op| op.encode().ok().map(|b| b.to_vec()))),
+    ) {
+        if let Some(operation) = claims::Operation::decode(&bytes) {
+            prop_assert_eq!(operation.encode().unwrap(), &bytes[..]);
+        }
+        // The fuzz target's oracle agrees.
+        ledger_apps::roundtrip::check_claims_bytes(&bytes);
+    }
+
+    #[test]
+    fn claims_records_roundtrip(
+        claim in claim(),
+        attestation in attestation(),
+        appointment in appointment(),
+        enrolled_at_ms in quantity(),
+        policy in claims_policy(),
+        programme in programme(),
+        party in party(),
+        issuer in issuer(),
+    ) {
+        prop_assert_eq!(claims::Claim::decode(&claim.encode()), Some(claim));
+        prop_assert_eq!(claims::Attestation::decode(&attestation.encode()), Some(attestation));
+        prop_assert_eq!(claims::Appointment::decode(&appointment.encode()), Some(appointment));
+        let enrolment = claims::Enrolment { enrolled_at_ms };
+        prop_assert_eq!(claims::Enrolment::decode(&enrolment.encode()), Some(enrolment));
+        if let Ok(bytes) = policy.encode() {
+            prop_assert_eq!(claims::Policy::decode(&bytes), Some(policy));
+        } else {
+            prop_assert!(policy.conditions.is_empty() || policy.conditions.len() > claims::MAX_POLICY_CONDITIONS);
+        }
+        if let Ok(bytes) = programme.encode() {
+            prop_assert_eq!(claims::Programme::decode(&bytes), Some(programme));
+        } else {
+            prop_assert!(programme.item.len() > claims::MAX_TEXT_BYTES);
+        }
+        if let Ok(bytes) = party.encode() {
+            prop_assert_eq!(claims::Party::decode(&bytes), Some(party));
+        } else {
+            prop_assert!(party.name.len() > claims::MAX_TEXT_BYTES);
+        }
+        if let Ok(bytes) = issuer.encode() {
+            prop_assert_eq!(claims::Issuer::decode(&bytes), Some(issuer));
+        } else {
+            prop_assert!(issuer.name.len() > claims::MAX_TEXT_BYTES);
+        }
+    }
+
+    #[test]
+    fn accepted_claims_records_reencode(
+        claim in candidate_bytes(claim().prop_map(|v| v.encode().to_vec())),
+        attestation in candidate_bytes(attestation().prop_map(|v| v.encode().to_vec())),
+        appointment in candidate_bytes(appointment().prop_map(|v| v.encode().to_vec())),
+        policy in candidate_bytes(claims_policy().prop_filter_map("refused", |v| v.encode().ok().map(|b| b.to_vec()))),
+        programme in candidate_bytes(programme().prop_filter_map("refused", |v| v.encode().ok().map(|b| b.to_vec()))),
+        party in candidate_bytes(party().prop_filter_map("refused", |v| v.encode().ok().map(|b| b.to_vec()))),
+        issuer in candidate_bytes(issuer().prop_filter_map("refused", |v| v.encode().ok().map(|b| b.to_vec()))),
+    ) {
+        for bytes in [claim, attestation, appointment, policy, programme, party, issuer] {
+            ledger_apps::roundtrip::check_claims_bytes(&bytes);
+        }
+    }
 }

@@ -622,8 +622,9 @@ fn audit(path: &std::path::Path, yardstick: bool, options: &Options) -> Result<(
             "the genesis block does not replay: was the ledger written with --workload {}? \
              pass the same --workload to audit",
             match options.workload {
-                WorkloadKind::Transfers => "provenance",
-                WorkloadKind::Provenance => "transfers",
+                WorkloadKind::Transfers => "provenance or claims",
+                WorkloadKind::Provenance => "transfers or claims",
+                WorkloadKind::Claims => "transfers or provenance",
             }
         ));
     }

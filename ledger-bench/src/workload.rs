@@ -1,5 +1,5 @@
 //! The workload generator: reproducible blocks of signed transactions for
-//! the `transfers` or the `provenance` application, built and checked by a
+//! the `transfers`, `provenance` or `claims` application, built and checked by a
 //! proposer ledger in memory.
 //!
 //! Every run with the same [`WorkloadOptions`] produces the same bytes: keys,
@@ -16,14 +16,23 @@
 //!   donor pledges, ships, hands the shipment to a carrier, the carrier
 //!   accepts and hands it to the organisation, which accepts it (delivered);
 //!   a delivered flow starts over with new participants.
+//! * **claims**: a genesis block admits an insurer (account 1), a clinic
+//!   (account 2) and a tag issuer, and the insurer publishes a policy; then
+//!   each block advances as many claim flows as it holds transactions, one
+//!   step each: a member enrols (once per member), the clinic attests an
+//!   event with its tag (a VOPRF output evaluated here, off the ledger, as
+//!   a tag issuer would), the member files, the insurer approves and pays;
+//!   a paid flow starts over with a new event. Every event has its own tag.
 //!
 //! A share of each block (`--invalid-share`) can be transactions the
 //! application rejects: a transfer above any balance, a pledge to a need that
-//! does not exist. They are valid ledger transactions (signed, right nonce),
+//! does not exist, a claim on an attestation that does not exist. They are valid ledger transactions (signed, right nonce),
 //! included with a failed receipt that changes only the sender's nonce.
 
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
+use ledger_apps::claims::tags::{TagInput, TagIssuer};
+use ledger_apps::claims::{self, Claims};
 use ledger_apps::provenance::{self, Provenance};
 use ledger_apps::transfers::{self, Transfers};
 use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
@@ -47,6 +56,8 @@ pub enum WorkloadKind {
     Transfers,
     /// Donation flows with custody hand-overs.
     Provenance,
+    /// Insurance claims: enrol, attest with a blinded tag, file, approve, pay.
+    Claims,
 }
 
 /// What to generate.
@@ -84,6 +95,11 @@ impl WorkloadOptions {
         if self.accounts < 2 {
             return Err("--accounts must be at least 2".into());
         }
+        if self.kind == WorkloadKind::Claims && self.accounts < 3 {
+            return Err(
+                "--accounts must be at least 3 for claims (an insurer, a clinic, members)".into(),
+            );
+        }
         if self.txs_per_block == 0 || self.txs_per_block > ledger_core::MAX_TXS_PER_BLOCK {
             return Err(format!(
                 "--txs-per-block must be between 1 and {}",
@@ -113,6 +129,8 @@ pub enum BenchApp {
     Transfers(Transfers),
     /// `provenance`.
     Provenance(Provenance),
+    /// `claims`.
+    Claims(Claims),
 }
 
 impl BenchApp {
@@ -124,6 +142,9 @@ impl BenchApp {
             WorkloadKind::Provenance => BenchApp::Provenance(Provenance {
                 registrar: authority,
             }),
+            WorkloadKind::Claims => BenchApp::Claims(Claims {
+                registrar: authority,
+            }),
         }
     }
 }
@@ -133,6 +154,7 @@ impl StateMachine for BenchApp {
         match self {
             BenchApp::Transfers(app) => app.execute(context, state),
             BenchApp::Provenance(app) => app.execute(context, state),
+            BenchApp::Claims(app) => app.execute(context, state),
         }
     }
 }
@@ -142,7 +164,7 @@ pub fn ledger_config() -> LedgerConfig {
     LedgerConfig::new(CHAIN_ID)
 }
 
-/// The minter (transfers) or registrar (provenance).
+/// The minter (transfers) or registrar (provenance, claims).
 fn authority_key() -> SigningKey {
     SigningKey::from_bytes(&[0x4d; 32])
 }
@@ -178,6 +200,7 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
                 .map_or(0, |bytes| bytes - transfers::PAYLOAD_BYTES),
         },
         WorkloadKind::Provenance => Planner::Provenance(Flows::new(options, &publics, &mut rng)),
+        WorkloadKind::Claims => Planner::Claims(Box::new(ClaimFlows::new(options, &publics)?)),
     };
     let mut proposer = Ledger::open(
         MemStore::new(),
@@ -275,6 +298,7 @@ fn payload(encoded: Result<Bytes, ledger_apps::EncodeError>) -> Result<Bytes, St
 enum Planner {
     Transfers { memo_bytes: usize },
     Provenance(Flows),
+    Claims(Box<ClaimFlows>),
 }
 
 impl Planner {
@@ -296,6 +320,7 @@ impl Planner {
                 })
                 .collect(),
             Planner::Provenance(flows) => flows.genesis(publics),
+            Planner::Claims(flows) => flows.genesis(),
         }
     }
 
@@ -330,6 +355,7 @@ impl Planner {
                 })
                 .collect(),
             Planner::Provenance(flows) => flows.block(rng, n),
+            Planner::Claims(flows) => flows.block(rng, n),
         }
     }
 
@@ -355,6 +381,13 @@ impl Planner {
                 quantity: 1,
             }
             .encode(),
+            // A random 256-bit attestation id names no attestation.
+            Planner::Claims(flows) => claims::Operation::File {
+                attestation: Hash(rng.random()),
+                policy: flows.policy,
+                amount: 1,
+            }
+            .encode(),
         };
         Ok(Step {
             signer,
@@ -365,8 +398,10 @@ impl Planner {
 
     /// Learns the ids of the block's transactions (need and shipment ids).
     fn signed(&mut self, flows_of: &[Option<usize>], txs: &[Transaction]) {
-        if let Planner::Provenance(flows) = self {
-            flows.signed(flows_of, txs);
+        match self {
+            Planner::Provenance(flows) => flows.signed(flows_of, txs),
+            Planner::Claims(flows) => flows.signed(flows_of, txs),
+            Planner::Transfers { .. } => {}
         }
     }
 }
@@ -562,6 +597,258 @@ impl Flows {
     }
 }
 
+/// Where a claim flow is: the step it takes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClaimStage {
+    Enrol,
+    Attest,
+    File,
+    Approve,
+    Pay,
+    Paid,
+}
+
+#[derive(Clone, Debug)]
+struct ClaimFlow {
+    member: usize,
+    event: u64,
+    stage: ClaimStage,
+    attestation: Hash,
+    claim: Hash,
+    amount: u64,
+}
+
+/// The claims planner: flows advanced one step per block each.
+struct ClaimFlows {
+    flows: Vec<ClaimFlow>,
+    accounts: usize,
+    publics: Vec<PublicKey>,
+    issuer: TagIssuer,
+    /// The policy's id, learned when genesis is signed.
+    policy: Hash,
+    /// Members with an enrolment planned (each enrols once).
+    enrolled: Vec<bool>,
+    /// The next event's number: every event is new, and so is its tag.
+    next_event: u64,
+    /// Blocks planned so far (the block time follows from it).
+    height: u64,
+}
+
+/// The insurer's and the clinic's signer indices.
+const INSURER: usize = 1;
+const CLINIC: usize = 2;
+/// The marker of the genesis step that publishes the policy.
+const POLICY_STEP: usize = usize::MAX;
+/// The condition the policy covers and every attestation names.
+const CONDITION: u32 = 1;
+
+impl ClaimFlows {
+    fn new(options: &WorkloadOptions, publics: &[PublicKey]) -> Result<Self, String> {
+        let accounts = options.accounts as usize;
+        let issuer = TagIssuer::from_seed(&[0x7a; 32]).map_err(|e| e.to_string())?;
+        // Flows start paid, so that each is given its member when it is
+        // first stepped (an enrolment is always in the block that plans it).
+        let flows = (0..options.txs_per_block)
+            .map(|_| ClaimFlow {
+                member: 0,
+                event: 0,
+                stage: ClaimStage::Paid,
+                attestation: Hash::ZERO,
+                claim: Hash::ZERO,
+                amount: 0,
+            })
+            .collect();
+        Ok(ClaimFlows {
+            flows,
+            accounts,
+            publics: publics.to_vec(),
+            issuer,
+            policy: Hash::ZERO,
+            enrolled: vec![false; accounts + 1],
+            next_event: 0,
+            height: 0,
+        })
+    }
+
+    fn public(&self, index: usize) -> PublicKey {
+        self.publics
+            .get(index)
+            .copied()
+            .unwrap_or(PublicKey([0; 32]))
+    }
+
+    fn genesis(&mut self) -> Result<Vec<Step>, String> {
+        let admit = |role, index| claims::Operation::AdmitParty {
+            role,
+            party: self.public(index),
+            name: format!("{role:?}"),
+        };
+        let operations = [
+            (0, admit(claims::Role::Insurer, INSURER), None),
+            (0, admit(claims::Role::Clinic, CLINIC), None),
+            (
+                0,
+                claims::Operation::AdmitTagIssuer {
+                    issuer: self.issuer.public_key(),
+                    name: "tag issuer".into(),
+                },
+                None,
+            ),
+            (
+                INSURER,
+                claims::Operation::PublishPolicy {
+                    max_payout: 10_000,
+                    waiting_period_ms: 0,
+                    valid_from_ms: 0,
+                    valid_until_ms: u64::MAX,
+                    conditions: std::collections::BTreeSet::from([CONDITION]),
+                },
+                Some(POLICY_STEP),
+            ),
+        ];
+        operations
+            .into_iter()
+            .map(|(signer, operation, flow)| {
+                Ok(Step {
+                    signer,
+                    payload: payload(operation.encode())?,
+                    flow,
+                })
+            })
+            .collect()
+    }
+
+    /// A new flow: a random member (enrolling first if it never did) and a
+    /// new event.
+    fn fresh(&mut self, rng: &mut ChaCha20Rng) -> ClaimFlow {
+        let member = rng.random_range(CLINIC + 1..=self.accounts);
+        let stage = match self.enrolled.get_mut(member) {
+            Some(enrolled) if !*enrolled => {
+                *enrolled = true;
+                ClaimStage::Enrol
+            }
+            _ => ClaimStage::Attest,
+        };
+        self.next_event += 1;
+        ClaimFlow {
+            member,
+            event: self.next_event,
+            stage,
+            attestation: Hash::ZERO,
+            claim: Hash::ZERO,
+            amount: rng.random_range(1..=10_000),
+        }
+    }
+
+    /// `n` steps, each advancing a different flow, in a random order.
+    fn block(&mut self, rng: &mut ChaCha20Rng, n: usize) -> Result<Vec<Step>, String> {
+        self.height += 1;
+        let now_ms = GENESIS_TIME_MS + self.height * 1_000;
+        let count = n.min(self.flows.len());
+        let mut order: Vec<usize> = (0..self.flows.len()).collect();
+        for i in 0..count {
+            let j = rng.random_range(i..order.len());
+            order.swap(i, j);
+        }
+        order.truncate(count);
+        let mut steps = Vec::with_capacity(count);
+        for index in order {
+            if self.flows.get(index).map(|flow| flow.stage) == Some(ClaimStage::Paid) {
+                let fresh = self.fresh(rng);
+                if let Some(flow) = self.flows.get_mut(index) {
+                    *flow = fresh;
+                }
+            }
+            let Some(flow) = self.flows.get(index) else {
+                continue;
+            };
+            let (signer, operation) = match flow.stage {
+                ClaimStage::Enrol => (
+                    flow.member,
+                    claims::Operation::Enrol {
+                        policy: self.policy,
+                    },
+                ),
+                ClaimStage::Attest => {
+                    let patient = self.public(flow.member);
+                    let input = TagInput::claim_event(&patient.0, &flow.event.to_le_bytes())
+                        .map_err(|e| e.to_string())?;
+                    let tag = self.issuer.tag_of(&input).map_err(|e| e.to_string())?;
+                    (
+                        CLINIC,
+                        claims::Operation::Attest {
+                            member: patient,
+                            condition: CONDITION,
+                            // The event is dated at the attestation's block:
+                            // never before the member's enrolment.
+                            event_date_ms: now_ms,
+                            details: Hash(*blake3::hash(&flow.event.to_le_bytes()).as_bytes()),
+                            issuer: self.issuer.public_key(),
+                            tag,
+                        },
+                    )
+                }
+                ClaimStage::File => (
+                    flow.member,
+                    claims::Operation::File {
+                        attestation: flow.attestation,
+                        policy: self.policy,
+                        amount: flow.amount,
+                    },
+                ),
+                ClaimStage::Approve => (
+                    INSURER,
+                    claims::Operation::Approve {
+                        claim: flow.claim,
+                        amount: flow.amount,
+                    },
+                ),
+                ClaimStage::Pay | ClaimStage::Paid => (
+                    INSURER,
+                    claims::Operation::Pay {
+                        claim: flow.claim,
+                        amount: flow.amount,
+                        reference: Hash(*blake3::hash(flow.claim.as_bytes()).as_bytes()),
+                    },
+                ),
+            };
+            steps.push(Step {
+                signer,
+                payload: payload(operation.encode())?,
+                flow: Some(index),
+            });
+        }
+        Ok(steps)
+    }
+
+    /// Advances each flow a signed transaction stepped, recording the ids
+    /// of its attestation and its claim (and, at genesis, the policy's).
+    fn signed(&mut self, flows_of: &[Option<usize>], txs: &[Transaction]) {
+        for (flow, tx) in flows_of.iter().zip(txs) {
+            if *flow == Some(POLICY_STEP) {
+                self.policy = tx.id();
+                continue;
+            }
+            let Some(flow) = flow.and_then(|index| self.flows.get_mut(index)) else {
+                continue;
+            };
+            flow.stage = match flow.stage {
+                ClaimStage::Enrol => ClaimStage::Attest,
+                ClaimStage::Attest => {
+                    flow.attestation = tx.id();
+                    ClaimStage::File
+                }
+                ClaimStage::File => {
+                    flow.claim = tx.id();
+                    ClaimStage::Approve
+                }
+                ClaimStage::Approve => ClaimStage::Pay,
+                ClaimStage::Pay | ClaimStage::Paid => ClaimStage::Paid,
+            };
+        }
+    }
+}
+
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
@@ -645,6 +932,42 @@ mod tests {
             })
             .count();
         assert!(accepts > 0, "some shipments changed hands");
+    }
+
+    #[test]
+    fn claim_flows_run_to_payment() {
+        let mut opts = options(WorkloadKind::Claims);
+        opts.invalid_share = 0.1;
+        // `generate` fails if any planned step failed: enrolments, tags,
+        // filings, approvals and payments all pass the application's rules.
+        let workload = generate(&opts, || {}).unwrap();
+        let blocks = decode(&workload);
+        assert_eq!(blocks[0].transactions().len(), 4);
+        let operations: Vec<claims::Operation> = blocks
+            .iter()
+            .flat_map(|block| block.transactions())
+            .filter_map(|tx| claims::Operation::decode(tx.payload()))
+            .collect();
+        let paid = operations
+            .iter()
+            .filter(|op| matches!(op, claims::Operation::Pay { .. }))
+            .count();
+        assert!(paid > 0, "some claims were paid");
+        let tags: std::collections::BTreeSet<claims::Tag> = operations
+            .iter()
+            .filter_map(|op| match op {
+                claims::Operation::Attest { tag, .. } => Some(*tag),
+                _ => None,
+            })
+            .collect();
+        let attestations = operations
+            .iter()
+            .filter(|op| matches!(op, claims::Operation::Attest { .. }))
+            .count();
+        assert_eq!(tags.len(), attestations, "every event has its own tag");
+        let mut claims = options(WorkloadKind::Claims);
+        claims.accounts = 2;
+        assert!(claims.check().is_err());
     }
 
     #[test]
