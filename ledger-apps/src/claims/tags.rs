@@ -446,6 +446,51 @@ mod tests {
         TagInput::claim_event(patient, b"2026-03-02 U07.1").unwrap()
     }
 
+    fn unhex<const N: usize>(text: &str) -> [u8; N] {
+        let bytes: Vec<u8> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    }
+
+    /// Known answers of RFC 9497, appendix A.1.2 (ristretto255-SHA512,
+    /// VOPRF mode): the key `DeriveKeyPair` gives for the test seed and
+    /// info, and the output of `Evaluate` for both test inputs — what this
+    /// module returns as a tag, and what a blinded exchange must give too.
+    #[test]
+    fn rfc9497_known_answers() {
+        let seed: [u8; 32] = [0xa3; 32];
+        let server = VoprfServer::<Ristretto255>::new_from_seed(&seed, b"test key").unwrap();
+        let issuer = TagIssuer { server };
+        assert_eq!(
+            issuer.public_key().0,
+            unhex::<32>("c803e2cc6b05fc15064549b5920659ca4a77b2cca6f04f6b357009335476ad4e")
+        );
+        let vectors = [
+            (
+                vec![0x00],
+                "b58cfbe118e0cb94d79b5fd6a6dafb98764dff49c14e1770b566e42402da1a7d\
+                 a4d8527693914139caee5bd03903af43a491351d23b430948dd50cde10d32b3c",
+            ),
+            (
+                vec![0x5a; 17],
+                "8a9a2f3c7f085b65933594309041fc1898d42d0858e59f90814ae90571a6df60\
+                 356f4610bf816f27afdd84f47719e480906d27ecd994985890e5f539e7ea74b6",
+            ),
+        ];
+        for (raw, output) in vectors {
+            let output = output.replace(' ', "");
+            let input = TagInput(raw);
+            assert_eq!(issuer.tag_of(&input).unwrap().0, unhex::<64>(&output));
+            // The blinded exchange, with its proof checked, gives the same.
+            let (blinded, request) = BlindedTag::new(input, &mut rng()).unwrap();
+            let response = issuer.evaluate(&request, &mut rng()).unwrap();
+            let tag = blinded.finalize(&response, &issuer.public_key()).unwrap();
+            assert_eq!(tag.0, unhex::<64>(&output));
+        }
+    }
+
     #[test]
     fn blinded_tags_equal_direct_evaluation_and_do_not_depend_on_the_blind() {
         let mut rng = rng();
