@@ -286,7 +286,7 @@ impl Replay {
     /// What every column but blocks, receipts and meta must hold: the
     /// records collected during the replay, or `None` for the state
     /// columns, whose records are encoded from the replayed tree
-    /// ([`stored_column`]) by the comparison itself.
+    /// ([`stored_column`](crate::state_tree::stored_column)) by the comparison itself.
     pub(super) fn expected_columns(&mut self) -> Vec<(Column, Option<Records>)> {
         vec![
             (Column::BlockIds, Some(std::mem::take(&mut self.block_ids))),
