@@ -154,7 +154,7 @@ pub struct CacheReport {
     /// Per-block proof trees of queries ([`LedgerConfig::block_cache_bytes`]).
     pub blocks: CacheUsage,
     /// Decompressed public keys of the verifier
-    /// ([`VerifierConfig::key_cache_entries`] × [`crate::verify::KeyCache::ENTRY_BYTES`]).
+    /// ([`VerifierConfig::key_cache_entries`] × [`crate::verify::KeyCache::entry_bytes`]).
     pub keys: CacheUsage,
 }
 

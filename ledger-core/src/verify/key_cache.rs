@@ -12,6 +12,9 @@ pub(super) fn decompress_key(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
     CompressedEdwardsY(*bytes).decompress()
 }
 
+/// Key bytes to the point they decode to (`None`: not a point).
+type KeyMap = TwoGenerationCache<[u8; 32], Option<EdwardsPoint>>;
+
 /// A bounded concurrent cache of decompressed public keys: the crate's
 /// byte-bounded two-generation cache ([`TwoGenerationCache`]), so a key used
 /// in every block stays and one unused for a generation is dropped. Keys that
@@ -19,7 +22,7 @@ pub(super) fn decompress_key(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
 /// block is not decompressed again.
 pub struct KeyCache {
     /// `None` when caching is off.
-    cache: Option<TwoGenerationCache<[u8; 32], Option<EdwardsPoint>>>,
+    cache: Option<KeyMap>,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -37,19 +40,18 @@ impl crate::cache::Weigh for EdwardsPoint {
 }
 
 impl KeyCache {
-    /// What one key is charged (every entry has the same size).
-    pub const ENTRY_BYTES: usize = {
-        // Mirrors `TwoGenerationCache::charge` for a value without heap
-        // bytes: the slot (key, value, control byte) times 2.5.
-        (std::mem::size_of::<([u8; 32], Option<EdwardsPoint>)>() + 1) * 5 / 2
-    };
+    /// What one key is charged: the cache's own charge (every entry has
+    /// the same size, a point or none, with no heap bytes).
+    pub fn entry_bytes() -> usize {
+        KeyMap::charge(&None)
+    }
 
     /// A cache of about `entries` keys, bounded in bytes at `entries` ×
-    /// [`KeyCache::ENTRY_BYTES`] (0 disables it).
+    /// [`KeyCache::entry_bytes`] (0 disables it).
     pub fn new(entries: usize) -> Self {
         KeyCache {
             cache: (entries > 0)
-                .then(|| TwoGenerationCache::new(entries.saturating_mul(Self::ENTRY_BYTES))),
+                .then(|| TwoGenerationCache::new(entries.saturating_mul(Self::entry_bytes()))),
         }
     }
 
@@ -89,16 +91,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_entry_charge_is_the_caches_own() {
-        assert_eq!(
-            KeyCache::ENTRY_BYTES,
-            TwoGenerationCache::<[u8; 32], Option<EdwardsPoint>>::charge(&None)
-        );
+    fn every_entry_is_charged_the_same() {
         let point = Some(curve25519_dalek::constants::ED25519_BASEPOINT_POINT);
-        assert_eq!(
-            KeyCache::ENTRY_BYTES,
-            TwoGenerationCache::<[u8; 32], Option<EdwardsPoint>>::charge(&point)
-        );
+        assert_eq!(KeyCache::entry_bytes(), KeyMap::charge(&point));
+        assert!(KeyCache::entry_bytes() > 32);
     }
 
     #[test]
