@@ -17,19 +17,19 @@
     reason = "a panic in a test is a failing test"
 )]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
+use common::MapState;
 use ed25519_dalek::SigningKey;
 use ledger_apps::claims::tags::{TagInput, TagIssuer};
 use ledger_apps::claims::{
     claim_key, claim_tag_key, Claim, ClaimStatus, Claims, Operation, Role, Tag,
 };
 use ledger_core::machine::Receipt;
-use ledger_core::state_tree::StateTreeError;
-use ledger_core::{
-    application_position, execute_transactions, BlockContext, InvalidTransactions, StateRead,
-};
+use ledger_core::BlockContext;
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
 
@@ -43,21 +43,6 @@ const CLINICS: [usize; 2] = [3, 4];
 const MEMBERS: [usize; 3] = [5, 6, 7];
 const STRANGER: usize = 8;
 const ACTORS: u8 = 9;
-
-#[derive(Default)]
-struct MapState(HashMap<Hash, Bytes>);
-
-impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
-        Ok(self.0.get(position).cloned())
-    }
-}
-
-impl MapState {
-    fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.get(&application_position(key)).cloned()
-    }
-}
 
 #[derive(Clone, Debug)]
 struct Terms {
@@ -311,25 +296,10 @@ impl World {
         )
         .unwrap();
         self.nonces[who] += 1;
-        let id = tx.id();
         let context = BlockContext::new(CHAIN, self.height, self.now_ms);
         self.height += 1;
-        let executed = execute_transactions(
-            &self.app,
-            &self.state,
-            context,
-            &[tx],
-            &[id],
-            InvalidTransactions::Refuse,
-        )
-        .unwrap();
-        for update in &executed.updates {
-            match &update.value {
-                Some(value) => self.state.0.insert(update.position, value.clone()),
-                None => self.state.0.remove(&update.position),
-            };
-        }
-        (id, matches!(executed.receipts[0], Receipt::Success { .. }))
+        let (id, receipt) = self.state.execute_one(&self.app, context, tx);
+        (id, matches!(receipt, Receipt::Success { .. }))
     }
 
     /// Runs `action`, checks the outcome against the model, and updates it.

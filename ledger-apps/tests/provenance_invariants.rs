@@ -11,37 +11,21 @@
     reason = "a panic in a test is a failing test"
 )]
 
+mod common;
+
 use std::collections::HashMap;
 
-use bytes::Bytes;
+use common::MapState;
 use ed25519_dalek::SigningKey;
 use ledger_apps::provenance::{
     need_key, shipment_key, trail_key, CustodyStep, Need, Operation, Provenance, Shipment,
 };
 use ledger_core::machine::Receipt;
-use ledger_core::state_tree::StateTreeError;
-use ledger_core::{
-    application_position, execute_transactions, BlockContext, InvalidTransactions, StateRead,
-};
+use ledger_core::BlockContext;
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
 
 const CHAIN: u64 = 3;
-
-#[derive(Default)]
-struct MapState(HashMap<Hash, Bytes>);
-
-impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
-        Ok(self.0.get(position).cloned())
-    }
-}
-
-impl MapState {
-    fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.get(&application_position(key)).cloned()
-    }
-}
 
 /// Actors: 0 registrar, 1-2 organisations, 3-5 donors, 6-7 carriers.
 const ACTORS: u8 = 8;
@@ -112,26 +96,11 @@ impl World {
         )
         .unwrap();
         self.nonces[index] += 1;
-        let id = tx.id();
         let context = BlockContext::new(CHAIN, self.height, self.height);
         self.height += 1;
-        let executed = execute_transactions(
-            &self.app,
-            &self.state,
-            context,
-            &[tx],
-            &[id],
-            InvalidTransactions::Refuse,
-        )
-        .unwrap();
-        for update in &executed.updates {
-            match &update.value {
-                Some(value) => self.state.0.insert(update.position, value.clone()),
-                None => self.state.0.remove(&update.position),
-            };
-        }
+        let (id, receipt) = self.state.execute_one(&self.app, context, tx);
         self.signers.insert(id, self.key(actor));
-        (id, matches!(executed.receipts[0], Receipt::Success { .. }))
+        (id, matches!(receipt, Receipt::Success { .. }))
     }
 
     fn check_invariants(&self) -> Result<(), TestCaseError> {

@@ -17,18 +17,18 @@
     reason = "a panic in a test is a failing test"
 )]
 
+mod common;
+
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use common::MapState;
 use curve25519_dalek::constants::EIGHT_TORSION;
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::SigningKey;
 use ledger_apps::{provenance, transfers};
 use ledger_core::machine::{Receipt, StateMachine};
-use ledger_core::state_tree::StateTreeError;
-use ledger_core::{
-    application_position, execute_transactions, BlockContext, InvalidTransactions, StateRead,
-};
+use ledger_core::BlockContext;
 use ledger_core::{Hash, PublicKey, Transaction};
 
 const CHAIN: u64 = 17;
@@ -36,24 +36,16 @@ const CHAIN: u64 = 17;
 /// The committed state as a map, and one block per submitted transaction.
 struct Chain<M> {
     app: M,
-    state: HashMap<Hash, Bytes>,
+    state: MapState,
     nonces: HashMap<PublicKey, u64>,
     height: u64,
-}
-
-struct MapState<'a>(&'a HashMap<Hash, Bytes>);
-
-impl StateRead for MapState<'_> {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
-        Ok(self.0.get(position).cloned())
-    }
 }
 
 impl<M: StateMachine> Chain<M> {
     fn new(app: M) -> Self {
         Chain {
             app,
-            state: HashMap::new(),
+            state: MapState::default(),
             nonces: HashMap::new(),
             height: 0,
         }
@@ -89,30 +81,13 @@ impl<M: StateMachine> Chain<M> {
     }
 
     fn execute(&mut self, tx: Transaction) -> (Hash, Receipt) {
-        let id = tx.id();
         let block = BlockContext::new(CHAIN, self.height, self.height);
         self.height += 1;
-        let executed = execute_transactions(
-            &self.app,
-            &MapState(&self.state),
-            block,
-            &[tx],
-            &[id],
-            InvalidTransactions::Refuse,
-        )
-        .unwrap();
-        for update in executed.updates {
-            match update.value {
-                Some(value) => self.state.insert(update.position, value),
-                None => self.state.remove(&update.position),
-            };
-        }
-        let receipt = executed.receipts.into_iter().next().unwrap();
-        (id, receipt)
+        self.state.execute_one(&self.app, block, tx)
     }
 
     fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.state.get(&application_position(key)).cloned()
+        self.state.get(key)
     }
 }
 

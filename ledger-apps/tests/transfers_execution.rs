@@ -9,44 +9,24 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::collections::HashMap;
+mod common;
 
-use bytes::Bytes;
+use common::MapState;
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{balance_key, Operation, Transfers, INSUFFICIENT_FUNDS};
 use ledger_core::machine::Receipt;
-use ledger_core::state_tree::StateTreeError;
 use ledger_core::{
-    application_position, execute_transactions, nonce_position, BlockContext, ExecutedBlock,
-    ExecutionError, InvalidTransactions, StateRead,
+    execute_transactions, nonce_position, BlockContext, ExecutedBlock, ExecutionError,
+    InvalidTransactions,
 };
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
 
 const CHAIN: u64 = 9;
 
-/// Committed state as a plain map from position to value.
-#[derive(Default)]
-struct MapState(HashMap<Hash, Bytes>);
-
-impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
-        Ok(self.0.get(position).cloned())
-    }
-}
-
 impl MapState {
-    fn apply(&mut self, executed: &ExecutedBlock) {
-        for update in &executed.updates {
-            match &update.value {
-                Some(value) => self.0.insert(update.position, value.clone()),
-                None => self.0.remove(&update.position),
-            };
-        }
-    }
     fn balance(&self, account: &PublicKey) -> u64 {
-        self.0
-            .get(&application_position(&balance_key(account)))
+        self.get(&balance_key(account))
             .map(|b| u64::from_le_bytes(b[..].try_into().unwrap()))
             .unwrap_or(0)
     }
