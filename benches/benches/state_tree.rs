@@ -63,7 +63,7 @@ fn batch_with_seed(size: u32, seed: u64) -> Vec<StateUpdate> {
             let index = (state >> 33) as u32 % size;
             StateUpdate {
                 position: application_position(&index.to_le_bytes()),
-                value: Some(Bytes::from(vec![0xab; VALUE_BYTES])),
+                value: Some(Bytes::from(vec![0xab; VALUE_BYTES]).into()),
             }
         })
         .collect();
@@ -91,7 +91,7 @@ fn state_tree(c: &mut Criterion) {
             .iter()
             .map(|key| StateUpdate {
                 position: *key,
-                value: Some(Bytes::from(vec![0u8; VALUE_BYTES])),
+                value: Some(Bytes::from(vec![0u8; VALUE_BYTES]).into()),
             })
             .collect();
         tree.update(0, &genesis).expect("genesis");
@@ -242,7 +242,7 @@ fn state_tree_on_rocks(c: &mut Criterion) {
             .iter()
             .map(|key| StateUpdate {
                 position: *key,
-                value: Some(Bytes::from(vec![0u8; VALUE_BYTES])),
+                value: Some(Bytes::from(vec![0u8; VALUE_BYTES]).into()),
             })
             .collect();
         let cache = NodeCache::default();

@@ -200,7 +200,7 @@ mod records;
 pub mod tags;
 
 use bytes::Bytes;
-use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
+use ledger_core::machine::{Failure, StateAccess, StateMachine, StateValue, TxContext};
 use ledger_core::{Hash, PublicKey};
 
 pub use operation::Operation;
@@ -695,7 +695,7 @@ impl Step<'_> {
                 name,
             },
         };
-        state.put(&key, encoded(record.encode())?)?;
+        state.put(&key, encoded(record.encode())?.into())?;
         state.emit(b"party admitted", &[&party.0[..], &[role.bit()]].concat())?;
         Ok(())
     }
@@ -718,15 +718,15 @@ impl Step<'_> {
             let mut record = read(state, &previous_key, "issuer", Issuer::decode)?
                 .ok_or_else(|| corrupt("current issuer's record"))?;
             record.retired_height = Some(self.context.height);
-            state.put(&previous_key, encoded(record.encode())?)?;
+            state.put(&previous_key, encoded(record.encode())?.into())?;
         }
         let record = Issuer {
             admitted_height: self.context.height,
             retired_height: None,
             name,
         };
-        state.put(&key, encoded(record.encode())?)?;
-        state.put(CURRENT_ISSUER_KEY, Bytes::copy_from_slice(&issuer.0))?;
+        state.put(&key, encoded(record.encode())?.into())?;
+        state.put(CURRENT_ISSUER_KEY, StateValue::from_slice(&issuer.0))?;
         state.emit(b"tag issuer admitted", &issuer.0)?;
         Ok(())
     }
@@ -741,7 +741,7 @@ impl Step<'_> {
         if policy.valid_from_ms >= policy.valid_until_ms {
             return Err(failure(INVALID_TERMS, "the validity window is empty"));
         }
-        state.put(&policy_key(&self.id()), encoded(policy.encode())?)?;
+        state.put(&policy_key(&self.id()), encoded(policy.encode())?.into())?;
         state.emit(b"policy", self.id().as_bytes())?;
         Ok(())
     }
@@ -761,7 +761,7 @@ impl Step<'_> {
         let enrolment = Enrolment {
             enrolled_at_ms: self.now_ms(),
         };
-        state.put(&key, enrolment.encode())?;
+        state.put(&key, enrolment.encode().into())?;
         Ok(())
     }
 
@@ -777,7 +777,7 @@ impl Step<'_> {
                 "the event is dated after its attestation",
             ));
         }
-        state.put(&attestation_key(&self.id()), attestation.encode())?;
+        state.put(&attestation_key(&self.id()), attestation.encode().into())?;
         state.emit(b"attestation", self.id().as_bytes())?;
         Ok(())
     }
@@ -849,8 +849,8 @@ impl Step<'_> {
             claimed: amount,
             status: ClaimStatus::Filed,
         };
-        state.put(&claim_key(&self.id()), claim.encode())?;
-        state.put(&registry_key, Bytes::copy_from_slice(self.id().as_bytes()))?;
+        state.put(&claim_key(&self.id()), claim.encode().into())?;
+        state.put(&registry_key, StateValue::from_slice(self.id().as_bytes()))?;
         state.emit(b"claim filed", self.id().as_bytes())?;
         Ok(())
     }
@@ -888,7 +888,7 @@ impl Step<'_> {
             ));
         }
         claim.status = ClaimStatus::Approved { amount };
-        state.put(&claim_key(&claim_id), claim.encode())?;
+        state.put(&claim_key(&claim_id), claim.encode().into())?;
         state.emit(
             b"claim approved",
             &[claim_id.as_bytes(), &amount.to_le_bytes()[..]].concat(),
@@ -908,7 +908,7 @@ impl Step<'_> {
             return Err(failure(WRONG_STATE, "only a filed claim is rejected"));
         }
         claim.status = ClaimStatus::Rejected { reason };
-        state.put(&claim_key(&claim_id), claim.encode())?;
+        state.put(&claim_key(&claim_id), claim.encode().into())?;
         state.emit(
             b"claim rejected",
             &[claim_id.as_bytes(), &reason.to_le_bytes()[..]].concat(),
@@ -941,7 +941,7 @@ impl Step<'_> {
             ));
         }
         claim.status = ClaimStatus::Paid { amount, reference };
-        state.put(&claim_key(&claim_id), claim.encode())?;
+        state.put(&claim_key(&claim_id), claim.encode().into())?;
         state.emit(
             b"claim paid",
             &[
@@ -979,7 +979,10 @@ impl Step<'_> {
                 "the programme ends past the last time",
             ));
         }
-        state.put(&programme_key(&self.id()), encoded(programme.encode())?)?;
+        state.put(
+            &programme_key(&self.id()),
+            encoded(programme.encode())?.into(),
+        )?;
         state.emit(b"programme", self.id().as_bytes())?;
         Ok(())
     }
@@ -1019,9 +1022,9 @@ impl Step<'_> {
         };
         // A count of transactions: it cannot reach u64::MAX.
         programme.booked = programme.booked.saturating_add(1);
-        state.put(&appointment_key(&self.id()), appointment.encode())?;
-        state.put(&registry_key, Bytes::copy_from_slice(self.id().as_bytes()))?;
-        state.put(&key, encoded(programme.encode())?)?;
+        state.put(&appointment_key(&self.id()), appointment.encode().into())?;
+        state.put(&registry_key, StateValue::from_slice(self.id().as_bytes()))?;
+        state.put(&key, encoded(programme.encode())?.into())?;
         state.emit(b"appointment", self.id().as_bytes())?;
         Ok(())
     }
@@ -1052,8 +1055,8 @@ impl Step<'_> {
         }
         appointment.collected = true;
         programme.collected = programme.collected.saturating_add(1);
-        state.put(&key, appointment.encode())?;
-        state.put(&programme_key, encoded(programme.encode())?)?;
+        state.put(&key, appointment.encode().into())?;
+        state.put(&programme_key, encoded(programme.encode())?.into())?;
         state.emit(
             b"collected",
             &[

@@ -117,7 +117,7 @@ impl StateMachine for Notary {
             height: context.height,
             tx_id: context.tx_id,
         };
-        state.put(&key, anchor.encode())?;
+        state.put(&key, anchor.encode().into())?;
         state.emit(b"anchored", document.as_bytes())?;
         Ok(())
     }

@@ -50,7 +50,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
-use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
+use ledger_core::machine::{Failure, StateAccess, StateMachine, StateValue, TxContext};
 use ledger_core::{Hash, PublicKey};
 
 use crate::EncodeError;
@@ -517,7 +517,7 @@ impl StateMachine for Provenance {
                 if signer != self.registrar {
                     return Err(Failure::new(NOT_AUTHORISED, "only the registrar registers"));
                 }
-                state.put(&organisation_key(&organisation), Bytes::from(name))?;
+                state.put(&organisation_key(&organisation), Bytes::from(name).into())?;
             }
             Operation::PublishNeed { quantity, .. } => {
                 if state.get(&organisation_key(&signer))?.is_none() {
@@ -533,7 +533,7 @@ impl StateMachine for Provenance {
                     received: 0,
                 };
                 // The need's id is this transaction's id: unique by construction.
-                state.put(&need_key(&context.tx_id), need.encode())?;
+                state.put(&need_key(&context.tx_id), need.encode().into())?;
                 state.emit(b"need", context.tx_id.as_bytes())?;
             }
             Operation::Pledge {
@@ -550,8 +550,8 @@ impl StateMachine for Provenance {
                 let open = read_u64(state, &key)?
                     .checked_add(quantity)
                     .ok_or_else(|| quantity_rule("pledge overflow"))?;
-                state.put(&key, Bytes::copy_from_slice(&open.to_le_bytes()))?;
-                state.put(&need_key(&need_id), need.encode())?;
+                state.put(&key, StateValue::from_slice(&open.to_le_bytes()))?;
+                state.put(&need_key(&need_id), need.encode().into())?;
             }
             Operation::Ship {
                 need: need_id,
@@ -565,7 +565,7 @@ impl StateMachine for Provenance {
                 if quantity == 0 {
                     return Err(quantity_rule("a shipment carries at least one unit"));
                 }
-                state.put(&key, Bytes::copy_from_slice(&open.to_le_bytes()))?;
+                state.put(&key, StateValue::from_slice(&open.to_le_bytes()))?;
                 let shipment = Shipment {
                     need: need_id,
                     shipped: quantity,
@@ -575,7 +575,7 @@ impl StateMachine for Provenance {
                     steps: 0,
                     delivered: false,
                 };
-                state.put(&shipment_key(&context.tx_id), shipment.encode())?;
+                state.put(&shipment_key(&context.tx_id), shipment.encode().into())?;
                 state.emit(b"shipment", context.tx_id.as_bytes())?;
             }
             Operation::HandOver {
@@ -597,7 +597,7 @@ impl StateMachine for Provenance {
                     return Err(quantity_rule("cannot hand over more than is in custody"));
                 }
                 shipment.pending = Some((to, quantity));
-                state.put(&shipment_key(&shipment_id), shipment.encode())?;
+                state.put(&shipment_key(&shipment_id), shipment.encode().into())?;
             }
             Operation::Accept {
                 shipment: shipment_id,
@@ -623,7 +623,10 @@ impl StateMachine for Provenance {
                     accepted: quantity,
                     accepted_in: context.tx_id,
                 };
-                state.put(&trail_key(&shipment_id, shipment.steps), step.encode())?;
+                state.put(
+                    &trail_key(&shipment_id, shipment.steps),
+                    step.encode().into(),
+                )?;
                 shipment.steps += 1;
                 shipment.custodian = receiver;
                 shipment.in_custody = quantity;
@@ -636,9 +639,9 @@ impl StateMachine for Provenance {
                         .filter(|received| *received <= need.quantity)
                         .ok_or_else(|| quantity_rule("need would receive more than it asked"))?;
                     shipment.delivered = true;
-                    state.put(&need_key(&shipment.need), need.encode())?;
+                    state.put(&need_key(&shipment.need), need.encode().into())?;
                 }
-                state.put(&shipment_key(&shipment_id), shipment.encode())?;
+                state.put(&shipment_key(&shipment_id), shipment.encode().into())?;
             }
         }
         Ok(())

@@ -43,7 +43,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use bytes::Bytes;
-use ledger_core::machine::{Failure, StateAccess, StateMachine, TxContext};
+use ledger_core::machine::{Failure, StateAccess, StateMachine, StateValue, TxContext};
 use ledger_core::PublicKey;
 
 use crate::EncodeError;
@@ -166,11 +166,18 @@ fn check_memo(memo: &[u8]) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// The state key of an account's balance.
-pub fn balance_key(account: &PublicKey) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + 32);
-    key.extend_from_slice(b"balance:");
-    key.extend_from_slice(&account.0);
+/// Prefix of every balance key.
+const BALANCE_PREFIX: &[u8; 8] = b"balance:";
+
+/// Bytes of a balance key: the prefix and the account's key.
+pub const BALANCE_KEY_BYTES: usize = BALANCE_PREFIX.len() + 32;
+
+/// The state key of an account's balance (`balance:` ‖ key), on the stack.
+pub fn balance_key(account: &PublicKey) -> [u8; BALANCE_KEY_BYTES] {
+    let mut key = [0u8; BALANCE_KEY_BYTES];
+    let (prefix, rest) = key.split_at_mut(BALANCE_PREFIX.len());
+    prefix.copy_from_slice(BALANCE_PREFIX);
+    rest.copy_from_slice(&account.0);
     key
 }
 
@@ -193,7 +200,7 @@ fn write_balance(
     if balance == 0 {
         state.delete(&key)?;
     } else {
-        state.put(&key, Bytes::copy_from_slice(&balance.to_le_bytes()))?;
+        state.put(&key, StateValue::from_slice(&balance.to_le_bytes()))?;
     }
     Ok(())
 }

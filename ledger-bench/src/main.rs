@@ -18,7 +18,11 @@
 //! `ledger-bench audit --path DIR` checks every record of a stored ledger
 //! against a replay of its blocks (`Ledger::audit`).
 
+mod allocations;
 mod workload;
+
+#[global_allocator]
+static GLOBAL: allocations::CountingAllocator = allocations::CountingAllocator;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -135,6 +139,8 @@ struct Replay {
     bytes_written: u64,
     /// CPU time of the measured part of the replay, all threads.
     cpu_seconds: Option<f64>,
+    /// Heap allocations during the measured part of the replay, all threads.
+    allocations: u64,
     seconds: f64,
     state_root: String,
     commit_latency_us: Option<Histogram<u64>>,
@@ -183,6 +189,7 @@ fn replay<S: Store + 'static>(
     };
     let start = Instant::now();
     let mut cpu_start = process_cpu_seconds();
+    let mut allocations_start = allocations::allocations();
     std::thread::scope(|scope| -> Result<(), String> {
         if pipelined {
             let sender = sender.clone();
@@ -226,6 +233,7 @@ fn replay<S: Store + 'static>(
                 ledger.flush().map_err(|e| e.to_string())?;
                 report.seconds = -start.elapsed().as_secs_f64();
                 cpu_start = process_cpu_seconds();
+                allocations_start = allocations::allocations();
             } else {
                 report.decode += prepared.decode;
                 report.verify += prepared.verify;
@@ -258,6 +266,7 @@ fn replay<S: Store + 'static>(
     })?;
     report.seconds += start.elapsed().as_secs_f64();
     report.cpu_seconds = cpu_start.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+    report.allocations = allocations::allocations().saturating_sub(allocations_start);
     bar.finish_and_clear();
     report.commit_latency_us = Some(latency);
     Ok(report)
@@ -485,6 +494,10 @@ fn run(options: &Options) -> Result<(), String> {
             cpu / wall
         );
     }
+    let allocations_per_tx = report.allocations as f64 / report.txs.max(1) as f64;
+    println!(
+        "allocations       {allocations_per_tx:>10.1} per transaction (all stages, all threads)"
+    );
     println!(
         "failed            {:>10}  transactions rejected by the application ({} planned)",
         report.failed, generated.invalid_txs
@@ -526,11 +539,11 @@ fn run(options: &Options) -> Result<(), String> {
     println!("state root        {}", report.state_root);
     if options.json {
         println!(
-            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"cpu_seconds\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{}}}",
+            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"cpu_seconds\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{},\"allocations_per_tx\":{:.2}}}",
             options.workload, report.txs, report.failed, report.seconds, tx_per_sec, pure, ratio,
             screening.map_or("null".to_string(), |rate| format!("{rate:.1}")),
             report.cpu_seconds.map_or("null".to_string(), |cpu| format!("{cpu:.3}")),
-            report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written
+            report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written, allocations_per_tx
         );
     }
     Ok(())

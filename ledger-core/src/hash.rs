@@ -20,8 +20,53 @@ use blake3::hazmat::{hash_derive_key_context, ContextKey, HasherExt};
 pub const HASH_BYTES: usize = 32;
 
 /// A 32-byte blake3 output: transaction ids, block ids, Merkle and state roots.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Hash(pub [u8; HASH_BYTES]);
+
+impl Hash {
+    /// The bytes as four big-endian words: comparing these in order is
+    /// comparing the bytes lexicographically.
+    #[inline]
+    fn words(&self) -> [u64; 4] {
+        let mut words = [0u64; 4];
+        for (word, chunk) in words.iter_mut().zip(self.0.chunks_exact(8)) {
+            // Every chunk of `chunks_exact(8)` is 8 bytes.
+            *word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+        }
+        words
+    }
+}
+
+impl Ord for Hash {
+    /// Lexicographic on the bytes (as if derived), a word at a time: state
+    /// updates and stored keys are sorted by position, and the derived
+    /// comparison is a `memcmp` call per comparison.
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Hash {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for Hash {
+    /// Two 128-bit words instead of a 32-byte slice: the same bytes reach
+    /// the hasher (so maps stay as collision-resistant as before), in two
+    /// multiply-folds instead of the byte-slice path — state positions and
+    /// transaction ids are map keys on execution's hottest path.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (low, high) = self.0.split_at(HASH_BYTES / 2);
+        // Both halves are 16 bytes: HASH_BYTES is 32.
+        let word = |half: &[u8]| u128::from_le_bytes(half.try_into().unwrap_or([0; 16]));
+        state.write_u128(word(low));
+        state.write_u128(word(high));
+    }
+}
 
 impl Hash {
     /// The all-zero hash. It is the parent hash of the genesis block and is
@@ -193,6 +238,21 @@ pub fn hash_parts(domain: Domain, parts: &[&[u8]]) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-wise order is the bytes' order; equal hashes hash alike.
+        #[test]
+        fn order_is_lexicographic(a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), at in 0usize..32) {
+            prop_assert_eq!(Hash(a).cmp(&Hash(b)), a.cmp(&b));
+            let mut c = a;
+            c[at] = b[at];
+            prop_assert_eq!(Hash(a).cmp(&Hash(c)), a.cmp(&c));
+            use std::hash::BuildHasher;
+            let state = foldhash::fast::FixedState::with_seed(7);
+            prop_assert_eq!(state.hash_one(Hash(a)), state.hash_one(Hash(a.map(|x| x))));
+        }
+    }
 
     #[test]
     fn domain_hash_is_blake3_derive_key() {

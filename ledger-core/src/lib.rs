@@ -24,7 +24,7 @@
 //! struct Notary;
 //! impl StateMachine for Notary {
 //!     fn execute(&self, tx: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
-//!         state.put(&tx.tx.sender().0, tx.tx.payload().clone())?;
+//!         state.put(&tx.tx.sender().0, tx.tx.payload().clone().into())?;
 //!         Ok(())
 //!     }
 //! }
@@ -79,6 +79,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
+pub mod value;
 pub mod verify;
 
 pub use codec::{DecodeError, EncodeError, Limit};
@@ -108,4 +109,5 @@ pub use store::{
     Column, Durability, FaultyStore, MemStore, Store, StoreError, StoreRead, WriteBatch,
 };
 pub use types::{Block, BlockHeader, KeyError, PublicKey, Signature, Transaction};
+pub use value::{StateValue, INLINE_VALUE_BYTES};
 pub use verify::{verify_single, SignatureVerifier, VerifyError};

@@ -30,6 +30,7 @@ use bytes::Bytes;
 
 use crate::hash::{hash_parts, Domain, Hash};
 use crate::types::Transaction;
+pub use crate::value::StateValue;
 
 pub use crate::limits::{
     MAX_EVENTS_PER_TX, MAX_EVENT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_READS_PER_TX,
@@ -117,10 +118,12 @@ pub enum StateAccessError {
 /// The state as one transaction sees it: its own earlier writes, then the
 /// block's earlier transactions, then the committed state.
 pub trait StateAccess {
-    /// The value under `key`, if any.
-    fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, StateAccessError>;
-    /// Sets `key` to `value`.
-    fn put(&mut self, key: &[u8], value: Bytes) -> Result<(), StateAccessError>;
+    /// The value under `key`, if any (a small value is returned inline,
+    /// without allocating: [`StateValue`]).
+    fn get(&mut self, key: &[u8]) -> Result<Option<StateValue>, StateAccessError>;
+    /// Sets `key` to `value` (`StateValue::from` a slice, an array, a
+    /// `Vec` or [`Bytes`]; small values are held inline).
+    fn put(&mut self, key: &[u8], value: StateValue) -> Result<(), StateAccessError>;
     /// Removes `key` (a no-op if absent).
     fn delete(&mut self, key: &[u8]) -> Result<(), StateAccessError>;
     /// Records an event in the transaction's receipt.

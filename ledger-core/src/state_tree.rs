@@ -45,7 +45,7 @@ pub use memory::MemoryStateTree;
 pub use node::{
     leaf_key, range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots, LEAF_KEY_BYTES,
 };
-pub use position::{application_position, nonce_position};
+pub use position::{application_position, nonce_position, nonce_positions};
 pub use proof::{
     verify_state_proof, ProofTerminal, StateProof, StateProofError, MAX_STATE_PROOF_SIBLINGS,
 };

@@ -246,7 +246,7 @@ fn set_balance(
     if value == 0 {
         state.delete(&key)?;
     } else {
-        state.put(&key, Bytes::copy_from_slice(&value.to_le_bytes()))?;
+        state.put(&key, value.to_le_bytes().into())?;
     }
     Ok(())
 }
@@ -265,7 +265,7 @@ impl StateMachine for ScriptedApp {
         let sender = *context.tx.sender();
         for op in ops {
             match op {
-                Op::Put { key, value } => state.put(&key, Bytes::from(value))?,
+                Op::Put { key, value } => state.put(&key, value.into())?,
                 Op::Delete { key } => state.delete(&key)?,
                 Op::Emit { topic, data } => state.emit(&topic, &data)?,
                 Op::Fail { code } => return Err(Failure::new(code, "scripted failure")),
@@ -288,7 +288,7 @@ impl StateMachine for ScriptedApp {
                 Op::PutMany { count, value_len } => {
                     for i in 0..count {
                         let key = [context.tx_id.as_bytes().as_slice(), &i.to_le_bytes()].concat();
-                        state.put(&key, Bytes::from(vec![0xab; value_len as usize]))?;
+                        state.put(&key, vec![0xab; value_len as usize].into())?;
                     }
                 }
                 Op::ReadMany { count } => {

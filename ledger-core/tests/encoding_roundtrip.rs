@@ -108,7 +108,7 @@ fn arb_state_proof() -> impl Strategy<Value = StateProof> {
         let mut updates: Vec<StateUpdate> = (0..keys)
             .map(|i| StateUpdate {
                 position: ledger_core::application_position(&i.to_le_bytes()),
-                value: Some(Bytes::from_static(b"v")),
+                value: Some(Bytes::from_static(b"v").into()),
             })
             .collect();
         updates.sort_by_key(|u| u.position);

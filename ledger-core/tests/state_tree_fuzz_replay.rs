@@ -67,7 +67,7 @@ fn write_seeds() {
     let mut updates: Vec<StateUpdate> = (0u32..50)
         .map(|i| StateUpdate {
             position: application_position(format!("shipment-{i}").as_bytes()),
-            value: Some(Bytes::from(format!("custody: warehouse {}", i % 7))),
+            value: Some(Bytes::from(format!("custody: warehouse {}", i % 7)).into()),
         })
         .collect();
     updates.sort_by_key(|u| u.position);

@@ -43,14 +43,17 @@ fn to_updates(batch: &[(u16, Option<Vec<u8>>)]) -> Vec<StateUpdate> {
         );
     }
     map.into_iter()
-        .map(|(position, value)| StateUpdate { position, value })
+        .map(|(position, value)| StateUpdate {
+            position,
+            value: value.map(Into::into),
+        })
         .collect()
 }
 
 fn apply_model(model: &mut Model, updates: &[StateUpdate]) {
     for update in updates {
         match &update.value {
-            Some(value) => model.insert(update.position, value.clone()),
+            Some(value) => model.insert(update.position, value.to_bytes()),
             None => model.remove(&update.position),
         };
     }
@@ -144,7 +147,7 @@ fn pruning_frees_stale_records() {
             .iter()
             .map(|key| StateUpdate {
                 position: *key,
-                value: Some(Bytes::from(version.to_le_bytes().to_vec())),
+                value: Some(Bytes::from(version.to_le_bytes().to_vec()).into()),
             })
             .collect();
         tree.update(version, &updates).unwrap();
@@ -166,7 +169,7 @@ fn same_writes_on_one_and_two_threads() {
         keys.into_iter()
             .map(|position| StateUpdate {
                 position,
-                value: Some(Bytes::from_static(b"v")),
+                value: Some(Bytes::from_static(b"v").into()),
             })
             .collect()
     };

@@ -39,7 +39,7 @@ fn updates_of(version: u64) -> Vec<StateUpdate> {
             StateUpdate {
                 position: application_position(&key.to_le_bytes()),
                 value: (rng.random_range(0..5) != 0)
-                    .then(|| Bytes::from(format!("v{version}-{key}"))),
+                    .then(|| Bytes::from(format!("v{version}-{key}")).into()),
             }
         })
         .collect();

@@ -33,7 +33,10 @@ fn random_updates(rng: &mut rand::rngs::StdRng, keys: u32) -> Vec<StateUpdate> {
         map.insert(key, value);
     }
     map.into_iter()
-        .map(|(position, value)| StateUpdate { position, value })
+        .map(|(position, value)| StateUpdate {
+            position,
+            value: value.map(Into::into),
+        })
         .collect()
 }
 

@@ -15,16 +15,16 @@ use ledger_core::machine::Receipt;
 use ledger_core::state_tree::StateTreeError;
 use ledger_core::{
     application_position, execute_transactions, BlockContext, ExecutedBlock, InvalidTransactions,
-    StateMachine, StateRead,
+    StateMachine, StateRead, StateValue,
 };
 use ledger_core::{Hash, Transaction};
 
 /// Committed state as a plain map from position to value.
 #[derive(Default)]
-pub struct MapState(pub HashMap<Hash, Bytes>);
+pub struct MapState(pub HashMap<Hash, StateValue>);
 
 impl StateRead for MapState {
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError> {
+    fn read(&self, position: &Hash) -> Result<Option<StateValue>, StateTreeError> {
         Ok(self.0.get(position).cloned())
     }
 }
@@ -32,7 +32,9 @@ impl StateRead for MapState {
 impl MapState {
     /// The value an application stored under `key`.
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.get(&application_position(key)).cloned()
+        self.0
+            .get(&application_position(key))
+            .map(StateValue::to_bytes)
     }
 
     /// Commits what a block wrote.

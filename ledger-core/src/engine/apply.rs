@@ -22,7 +22,9 @@ use crate::types::{Block, BlockHeader, Transaction};
 use crate::verify::SignatureVerifier;
 
 use super::commit::{InFlight, PendingReader, PendingState};
-use super::execute::{execute_transactions, BlockContext, InvalidTransactions};
+use super::execute::{
+    execute_transactions, execute_with_scratch, BlockContext, InvalidTransactions,
+};
 use super::head_values::CommittedState;
 use super::records::{encode_receipts, height_key, TxLocation, HEAD_KEY};
 use super::{ApplyTimings, BlockOutcome, Committer, Head, Ledger, LedgerError, VerifiedBlock};
@@ -289,7 +291,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             cache: Some(&self.head_values),
         };
         let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
-        let executed = execute_transactions(
+        let executed = execute_with_scratch(
+            &mut self.execution_scratch.lock(),
             &self.machine,
             &committed,
             context,

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use foldhash::HashMap;
 
-use super::head_values::CachedValue;
 use super::Head;
 use crate::hash::Hash;
 use crate::state_tree::{Node, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites};
 use crate::store::{Durability, Store, StoreError, WriteBatch};
+use crate::value::StateValue;
 
 /// A commit running on the commit thread, the state-tree writes it carries
 /// (which reads consult until it is done), and the durable head meanwhile.
@@ -141,7 +141,7 @@ impl Drop for Committer {
 pub(super) struct PendingState {
     version: u64,
     nodes: HashMap<NodeKey, Node>,
-    values: HashMap<Hash, Option<CachedValue>>,
+    values: HashMap<Hash, Option<StateValue>>,
 }
 
 impl PendingState {
@@ -152,7 +152,7 @@ impl PendingState {
             values: writes
                 .values
                 .iter()
-                .map(|(position, value)| (*position, value.as_ref().map(CachedValue::new)))
+                .map(|(position, value)| (*position, value.clone()))
                 .collect(),
         }
     }
@@ -175,7 +175,7 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for PendingReader<'_, R> {
     fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
         if let Some(pending) = self.pending.filter(|pending| version >= pending.version) {
             if let Some(value) = pending.values.get(position) {
-                return Ok(value.as_ref().map(CachedValue::to_bytes));
+                return Ok(value.as_ref().map(StateValue::to_bytes));
             }
         }
         self.inner.value_at(position, version)

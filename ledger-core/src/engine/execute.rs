@@ -13,7 +13,8 @@
 //! proposer skips such transactions and keeps going, so that building a
 //! block from a mempool is one pass whatever the mempool holds.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
+use rayon::prelude::*;
 
 use bytes::Bytes;
 
@@ -26,13 +27,14 @@ use crate::limits::{
 use crate::machine::{
     Event, Events, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,
 };
-use crate::state_tree::{application_position, nonce_position, StateTreeError, StateUpdate};
+use crate::state_tree::{application_position, nonce_positions, StateTreeError, StateUpdate};
 use crate::types::Transaction;
+use crate::value::StateValue;
 
 /// Reads committed state values by position.
 pub trait StateRead: Sync {
     /// The committed value at `position`, if any.
-    fn read(&self, position: &Hash) -> Result<Option<Bytes>, StateTreeError>;
+    fn read(&self, position: &Hash) -> Result<Option<StateValue>, StateTreeError>;
 }
 
 /// Why a block's transactions cannot be executed: the block is invalid
@@ -143,7 +145,14 @@ struct BlockUsage {
     event_bytes: usize,
 }
 
+/// The block's net writes so far, by position.
+type BlockWrites = HashMap<Hash, Option<StateValue>>;
+
 /// Executes `transactions` (with their precomputed `ids`) in order.
+///
+/// Nothing here allocates per transaction once the block's maps are sized:
+/// keys' positions and small values are held inline ([`StateValue`]), and
+/// one transaction's writes go to a scratch list reused by the next.
 pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
     machine: &M,
     committed: &S,
@@ -152,20 +161,74 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
     ids: &[Hash],
     invalid: InvalidTransactions,
 ) -> Result<ExecutedBlock, ExecutionError> {
-    let mut block_writes: HashMap<Hash, Option<Bytes>> = HashMap::new();
+    let mut scratch = ExecutionScratch::default();
+    execute_with_scratch(
+        &mut scratch,
+        machine,
+        committed,
+        block,
+        transactions,
+        ids,
+        invalid,
+    )
+}
+
+/// The block-sized maps of an execution, kept from one block to the next
+/// by the engine: a fresh multi-megabyte map per block costs page faults
+/// on every block.
+#[derive(Default)]
+pub(super) struct ExecutionScratch {
+    block_writes: BlockWrites,
+    tx_writes: TxWrites,
+}
+
+/// Entries of the block's writes map kept allocated between blocks (about
+/// 4.5 MiB); a block that needed more gives the rest back.
+const RETAINED_BLOCK_WRITES: usize = 1 << 16;
+
+/// [`execute_transactions`] with maps reused from earlier blocks.
+pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
+    scratch: &mut ExecutionScratch,
+    machine: &M,
+    committed: &S,
+    block: BlockContext,
+    transactions: &[Transaction],
+    ids: &[Hash],
+    invalid: InvalidTransactions,
+) -> Result<ExecutedBlock, ExecutionError> {
+    let ExecutionScratch {
+        block_writes,
+        tx_writes: scratch,
+    } = scratch;
+    block_writes.clear();
+    scratch.clear();
+    // Room for a nonce and two more writes per transaction without growing
+    // (within the block's write budget).
+    let expected_writes = transactions
+        .len()
+        .saturating_mul(3)
+        .min(MAX_BLOCK_STATE_WRITES);
+    block_writes.reserve(expected_writes);
     let mut receipts = Vec::with_capacity(transactions.len());
     let mut skipped = Vec::new();
-    let mut first_index: HashMap<Hash, u32> = HashMap::with_capacity(transactions.len());
-    let mut included: HashSet<Hash> = HashSet::with_capacity(transactions.len());
+    let mut repeats = Repeats::default();
     let mut usage = BlockUsage::default();
-    for (index, (tx, id)) in transactions.iter().zip(ids).enumerate() {
+    let senders = senders_nonces(transactions, committed);
+    for (index, ((tx, id), sender)) in transactions.iter().zip(ids).zip(senders).enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        let checked = if included.contains(id) {
-            let first = first_index.get(id).copied().unwrap_or(0);
-            Err(ExecutionError::DuplicateTransaction { index, first })
-        } else {
-            check_transaction(tx, index, block, &block_writes, committed)
-        };
+        let nonce_at = sender.position;
+        let checked =
+            check_transaction(tx, index, block, sender, block_writes).map_err(
+                |error| match error {
+                    // A repeat has its first occurrence's nonce, which that
+                    // consumed: name the repeat rather than the nonce.
+                    ExecutionError::WrongNonce { .. } => match repeats.first(id, ids) {
+                        Some(first) => ExecutionError::DuplicateTransaction { index, first },
+                        None => error,
+                    },
+                    error => error,
+                },
+            );
         let expected = match (checked, invalid) {
             (Ok(nonce), _) => nonce,
             (Err(error @ ExecutionError::Storage { .. }), _) => return Err(error),
@@ -175,10 +238,10 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
             }
             (Err(error), InvalidTransactions::Refuse) => return Err(error),
         };
-        included.insert(*id);
-        first_index.entry(*id).or_insert(index);
+        repeats.included(index, id);
 
-        let mut overlay = TxOverlay::new(&block_writes, committed, usage);
+        scratch.clear();
+        let mut overlay = TxOverlay::new(block_writes, committed, scratch, usage);
         let context = TxContext {
             tx,
             tx_id: *id,
@@ -193,7 +256,6 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
             return Err(ExecutionError::Storage { index, source });
         }
         let TxOverlay {
-            writes,
             events,
             usage: used,
             ..
@@ -201,7 +263,7 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
         let receipt = match outcome {
             Ok(()) => {
                 usage = used;
-                block_writes.extend(writes);
+                block_writes.extend(scratch.writes.drain(..));
                 Receipt::Success { events }
             }
             Err(failure) => Receipt::Failed(failure),
@@ -209,17 +271,15 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
         // The nonce is consumed whether the application succeeded or not;
         // `check_transaction` refused a sender at u64::MAX.
         let next = expected.saturating_add(1);
-        block_writes.insert(
-            nonce_position(tx.sender()),
-            Some(Bytes::copy_from_slice(&next.to_le_bytes())),
-        );
+        block_writes.insert(nonce_at, Some(StateValue::from(next.to_le_bytes())));
         receipts.push(receipt);
     }
     let mut updates: Vec<StateUpdate> = block_writes
-        .into_iter()
+        .drain()
         .map(|(position, value)| StateUpdate { position, value })
         .collect();
     updates.sort_unstable_by_key(|update| update.position);
+    block_writes.shrink_to(RETAINED_BLOCK_WRITES);
     Ok(ExecutedBlock {
         updates,
         receipts,
@@ -227,13 +287,90 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
     })
 }
 
+/// Transactions whose senders' nonces are looked up as one task.
+const NONCE_CHUNK: usize = 2_048;
+
+/// A transaction's sender's nonce position and committed nonce record.
+struct SenderNonce {
+    position: Hash,
+    /// The committed value (read whether or not the block wrote it before
+    /// this transaction; used only if it did not). An error is reported
+    /// only if the value is needed.
+    committed: Result<Option<StateValue>, StateTreeError>,
+}
+
+/// Each transaction's sender's nonce position (hashed in bulk) and
+/// committed nonce, looked up in parallel before the sequential execution:
+/// every transaction reads its sender's nonce, so these reads need not wait
+/// for the application.
+fn senders_nonces<S: StateRead + ?Sized>(
+    transactions: &[Transaction],
+    committed: &S,
+) -> Vec<SenderNonce> {
+    let chunk = |chunk: &[Transaction]| -> Vec<SenderNonce> {
+        nonce_positions(chunk.iter().map(Transaction::sender))
+            .into_iter()
+            .map(|position| SenderNonce {
+                position,
+                committed: committed.read(&position),
+            })
+            .collect()
+    };
+    if transactions.len() <= NONCE_CHUNK {
+        return chunk(transactions);
+    }
+    let chunks: Vec<Vec<SenderNonce>> = transactions.par_chunks(NONCE_CHUNK).map(chunk).collect();
+    chunks.into_iter().flatten().collect()
+}
+
+/// Finds the first occurrence of a repeated transaction among those
+/// included so far.
+///
+/// A repeat always fails the nonce check (its first occurrence consumed
+/// that nonce), so it is looked for only then: the index of included ids is
+/// built on the first failed nonce check and kept up to date after it, and
+/// a block without one builds none.
+#[derive(Default)]
+struct Repeats {
+    /// Indices (in the block) of the included transactions, in order.
+    included: Vec<u32>,
+    /// Id to first index, once built.
+    index: Option<HashMap<Hash, u32>>,
+}
+
+impl Repeats {
+    /// Records that transaction `index`, of id `id`, is included.
+    fn included(&mut self, index: u32, id: &Hash) {
+        self.included.push(index);
+        if let Some(map) = &mut self.index {
+            map.entry(*id).or_insert(index);
+        }
+    }
+
+    /// The index of the included transaction of id `id`, if any (`ids`:
+    /// the block's transaction ids).
+    fn first(&mut self, id: &Hash, ids: &[Hash]) -> Option<u32> {
+        let included = &self.included;
+        let map = self.index.get_or_insert_with(|| {
+            let mut map = HashMap::with_capacity(included.len());
+            for &index in included {
+                if let Some(id) = ids.get(index as usize) {
+                    map.entry(*id).or_insert(index);
+                }
+            }
+            map
+        });
+        map.get(id).copied()
+    }
+}
+
 /// The chain and nonce checks of one transaction; returns its nonce.
-fn check_transaction<S: StateRead + ?Sized>(
+fn check_transaction(
     tx: &Transaction,
     index: u32,
     block: BlockContext,
-    block_writes: &HashMap<Hash, Option<Bytes>>,
-    committed: &S,
+    sender: SenderNonce,
+    block_writes: &BlockWrites,
 ) -> Result<u64, ExecutionError> {
     if tx.chain_id() != block.chain_id {
         return Err(ExecutionError::WrongChain {
@@ -242,8 +379,23 @@ fn check_transaction<S: StateRead + ?Sized>(
             found: tx.chain_id(),
         });
     }
-    let expected = read_nonce(block_writes, committed, &nonce_position(tx.sender()))
-        .map_err(|source| ExecutionError::Storage { index, source })?;
+    let value = match block_writes.get(&sender.position) {
+        Some(value) => value.clone(),
+        None => sender
+            .committed
+            .map_err(|source| ExecutionError::Storage { index, source })?,
+    };
+    let expected = match value {
+        None => 0,
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_le_bytes)
+            .map_err(|_| ExecutionError::Storage {
+                index,
+                source: StateTreeError::Corrupt {
+                    detail: format!("stored nonce at {} is not 8 bytes", sender.position),
+                },
+            })?,
+    };
     // A sender at u64::MAX has no next nonce: nothing of it is valid.
     if tx.nonce() != expected || expected == u64::MAX {
         return Err(ExecutionError::WrongNonce {
@@ -255,38 +407,112 @@ fn check_transaction<S: StateRead + ?Sized>(
     Ok(expected)
 }
 
-fn read_nonce<S: StateRead + ?Sized>(
-    block_writes: &HashMap<Hash, Option<Bytes>>,
-    committed: &S,
-    position: &Hash,
-) -> Result<u64, StateTreeError> {
-    let value = match block_writes.get(position) {
-        Some(value) => value.clone(),
-        None => committed.read(position)?,
-    };
-    match value {
-        None => Ok(0),
-        Some(bytes) => <[u8; 8]>::try_from(&bytes[..])
-            .map(u64::from_le_bytes)
-            .map_err(|_| StateTreeError::Corrupt {
-                detail: format!("stored nonce at {position} is not 8 bytes"),
-            }),
+/// Key positions a transaction remembers (the rest are recomputed).
+const REMEMBERED_POSITIONS: usize = 8;
+
+/// Keys up to this long are remembered with their position.
+const REMEMBERED_KEY_BYTES: usize = 64;
+
+/// A transaction's writes up to this many are found by a linear scan;
+/// beyond it, through an index (built once, then kept up to date).
+const SCANNED_WRITES: usize = 16;
+
+/// One transaction's writes, in the order first written, each position
+/// once; reused from one transaction to the next so that it allocates only
+/// when a transaction writes more than any before it.
+#[derive(Default)]
+struct TxWrites {
+    writes: Vec<(Hash, Option<StateValue>)>,
+    /// Position to index in `writes`, kept only past [`SCANNED_WRITES`].
+    index: HashMap<Hash, usize>,
+}
+
+impl TxWrites {
+    fn clear(&mut self) {
+        self.writes.clear();
+        if !self.index.is_empty() {
+            self.index.clear();
+        }
+    }
+
+    fn get(&self, position: &Hash) -> Option<&Option<StateValue>> {
+        let at = if self.writes.len() > SCANNED_WRITES {
+            *self.index.get(position)?
+        } else {
+            self.writes
+                .iter()
+                .position(|(known, _)| known == position)?
+        };
+        self.writes.get(at).map(|(_, value)| value)
+    }
+
+    fn set(&mut self, position: Hash, value: Option<StateValue>) {
+        let at = if self.writes.len() > SCANNED_WRITES {
+            self.index.get(&position).copied()
+        } else {
+            self.writes.iter().position(|(known, _)| *known == position)
+        };
+        if let Some(slot) = at.and_then(|at| self.writes.get_mut(at)) {
+            slot.1 = value;
+            return;
+        }
+        self.writes.push((position, value));
+        if self.writes.len() > SCANNED_WRITES {
+            if self.index.is_empty() {
+                let entries = self.writes.iter().enumerate();
+                self.index
+                    .extend(entries.map(|(at, (known, _))| (*known, at)));
+            } else {
+                self.index.insert(position, self.writes.len() - 1);
+            }
+        }
     }
 }
 
-/// Key positions a transaction remembers (the rest are recomputed).
-const REMEMBERED_POSITIONS: usize = 8;
+/// Positions of the keys a transaction used, so that a read and a write of
+/// the same key hash it once; held inline (a few short keys).
+struct KeyPositions {
+    entries: [(u8, [u8; REMEMBERED_KEY_BYTES], Hash); REMEMBERED_POSITIONS],
+    len: usize,
+}
+
+impl KeyPositions {
+    fn new() -> Self {
+        KeyPositions {
+            entries: [(0, [0; REMEMBERED_KEY_BYTES], Hash::ZERO); REMEMBERED_POSITIONS],
+            len: 0,
+        }
+    }
+
+    fn position(&mut self, key: &[u8]) -> Hash {
+        let known = self.entries.get(..self.len).unwrap_or(&[]);
+        let found = known
+            .iter()
+            .find(|(len, bytes, _)| bytes.get(..usize::from(*len)) == Some(key));
+        if let Some((_, _, position)) = found {
+            return *position;
+        }
+        let position = application_position(key);
+        if let (Some(entry), Ok(len)) = (self.entries.get_mut(self.len), u8::try_from(key.len())) {
+            if let Some(head) = entry.1.get_mut(..key.len()) {
+                head.copy_from_slice(key);
+                entry.0 = len;
+                entry.2 = position;
+                self.len += 1;
+            }
+        }
+        position
+    }
+}
 
 /// One transaction's view: its own writes over the block's over the
 /// committed state, with the per-transaction limits and the block's
 /// remaining budgets enforced.
 struct TxOverlay<'a, S: ?Sized> {
-    block_writes: &'a HashMap<Hash, Option<Bytes>>,
+    block_writes: &'a BlockWrites,
     committed: &'a S,
-    writes: HashMap<Hash, Option<Bytes>>,
-    /// Positions of the keys this transaction used, so that a read and a
-    /// write of the same key hash it once (a few keys per transaction).
-    positions: Vec<(Box<[u8]>, Hash)>,
+    writes: &'a mut TxWrites,
+    positions: KeyPositions,
     events: Events,
     reads: usize,
     write_count: usize,
@@ -297,15 +523,16 @@ struct TxOverlay<'a, S: ?Sized> {
 
 impl<'a, S: StateRead + ?Sized> TxOverlay<'a, S> {
     fn new(
-        block_writes: &'a HashMap<Hash, Option<Bytes>>,
+        block_writes: &'a BlockWrites,
         committed: &'a S,
+        writes: &'a mut TxWrites,
         usage: BlockUsage,
     ) -> Self {
         TxOverlay {
             block_writes,
             committed,
-            writes: HashMap::new(),
-            positions: Vec::new(),
+            writes,
+            positions: KeyPositions::new(),
             events: Events::default(),
             reads: 0,
             write_count: 0,
@@ -318,14 +545,7 @@ impl<'a, S: StateRead + ?Sized> TxOverlay<'a, S> {
         if key.len() > MAX_STATE_KEY_BYTES {
             return Err(StateAccessError::KeyTooLong { len: key.len() });
         }
-        if let Some((_, position)) = self.positions.iter().find(|(known, _)| **known == *key) {
-            return Ok(*position);
-        }
-        let position = application_position(key);
-        if self.positions.len() < REMEMBERED_POSITIONS {
-            self.positions.push((key.into(), position));
-        }
-        Ok(position)
+        Ok(self.positions.position(key))
     }
 
     /// Counts a write of `bytes` against the transaction's and the block's
@@ -353,7 +573,7 @@ impl<'a, S: StateRead + ?Sized> TxOverlay<'a, S> {
 }
 
 impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
-    fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, StateAccessError> {
+    fn get(&mut self, key: &[u8]) -> Result<Option<StateValue>, StateAccessError> {
         let position = self.check_key(key)?;
         if self.reads >= MAX_READS_PER_TX {
             return Err(StateAccessError::TooManyReads);
@@ -371,20 +591,20 @@ impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
         })
     }
 
-    fn put(&mut self, key: &[u8], value: Bytes) -> Result<(), StateAccessError> {
+    fn put(&mut self, key: &[u8], value: StateValue) -> Result<(), StateAccessError> {
         let position = self.check_key(key)?;
         if value.len() > MAX_STATE_VALUE_BYTES {
             return Err(StateAccessError::ValueTooLarge { len: value.len() });
         }
         self.count_write(key.len() + value.len())?;
-        self.writes.insert(position, Some(value));
+        self.writes.set(position, Some(value));
         Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<(), StateAccessError> {
         let position = self.check_key(key)?;
         self.count_write(key.len())?;
-        self.writes.insert(position, None);
+        self.writes.set(position, None);
         Ok(())
     }
 

@@ -241,6 +241,8 @@ pub struct Ledger<S: Store, M: StateMachine> {
     verifier: SignatureVerifier,
     node_cache: NodeCache,
     head_values: HeadValues,
+    /// Execution's block-sized maps, reused from block to block.
+    execution_scratch: parking_lot::Mutex<execute::ExecutionScratch>,
     block_leaves: TwoGenerationCache<u64, Arc<BlockLeaves>>,
     /// The applied head.
     head: Option<Head>,

@@ -53,6 +53,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             verifier: SignatureVerifier::new(config.verifier.clone()),
             node_cache: NodeCache::new(config.node_cache_bytes),
             head_values: HeadValues::new(config.value_cache_bytes),
+            execution_scratch: Default::default(),
             block_leaves: TwoGenerationCache::with_shards(config.block_cache_bytes, 1),
             store: Arc::new(store),
             in_flight: parking_lot::Mutex::new(None),

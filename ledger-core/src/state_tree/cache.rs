@@ -125,7 +125,7 @@ mod tests {
         let mut updates: Vec<StateUpdate> = (0u32..3_000)
             .map(|i| StateUpdate {
                 position: hash(Domain::StateKey, &i.to_le_bytes()),
-                value: Some(bytes::Bytes::from_static(b"v")),
+                value: Some(bytes::Bytes::from_static(b"v").into()),
             })
             .collect();
         updates.sort_by_key(|u| u.position);

@@ -58,7 +58,8 @@ impl MemoryStateTree {
             self.nodes.insert(key, node);
         }
         for (position, value) in writes.values {
-            self.values.insert((position, writes.version), value);
+            self.values
+                .insert((position, writes.version), value.map(Bytes::from));
         }
         self.stale.insert(writes.version, writes.stale);
         self.latest = Some(writes.version);

@@ -2,7 +2,10 @@
 //! the engine's nonces and one for application keys, so that no application
 //! key can land on a nonce and light clients can prove both.
 
+use std::sync::LazyLock;
+
 use crate::hash::{hash_parts, Domain, Hash};
+use crate::merkle::lanes;
 use crate::types::PublicKey;
 
 /// Namespace byte of the engine's per-sender nonces.
@@ -21,9 +24,47 @@ pub fn nonce_position(sender: &PublicKey) -> Hash {
     hash_parts(Domain::StateKey, &[&[NAMESPACE_NONCE], &sender.0])
 }
 
+static STATE_KEY_WORDS: LazyLock<[u32; 8]> =
+    LazyLock::new(|| lanes::key_words(Domain::StateKey.context_key()));
+
+/// Bytes of a nonce position's input: the namespace byte and the key.
+const NONCE_INPUT_BYTES: usize = 33;
+
+/// [`nonce_position`] of each sender, in bulk: every input is one blake3
+/// block, so they are compressed many at a time ([`lanes::hash_blocks`]).
+pub fn nonce_positions<'a>(senders: impl ExactSizeIterator<Item = &'a PublicKey>) -> Vec<Hash> {
+    let blocks: Vec<[u8; 64]> = senders
+        .map(|sender| {
+            let mut block = [0u8; 64];
+            block[0] = NAMESPACE_NONCE;
+            block[1..NONCE_INPUT_BYTES].copy_from_slice(&sender.0);
+            block
+        })
+        .collect();
+    let mut out = vec![[0u8; 32]; blocks.len()];
+    lanes::hash_blocks(
+        &STATE_KEY_WORDS,
+        NONCE_INPUT_BYTES as u32,
+        &blocks,
+        &mut out,
+    );
+    out.into_iter().map(Hash).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_nonce_positions_equal_one_by_one() {
+        let senders: Vec<PublicKey> = (0..=40u8)
+            .map(|i| PublicKey([i.wrapping_mul(37); 32]))
+            .collect();
+        let bulk = nonce_positions(senders.iter());
+        let single: Vec<Hash> = senders.iter().map(nonce_position).collect();
+        assert_eq!(bulk, single);
+        assert!(nonce_positions([].iter()).is_empty());
+    }
 
     #[test]
     fn namespaces_keep_nonces_apart_from_application_keys() {

@@ -76,7 +76,7 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
         batch.put(Column::StateNodes, key, node);
     }
     for (position, value) in &writes.values {
-        let record = encode_value_record(value.as_ref());
+        let record = encode_value_record(value.as_deref());
         batch.put(
             Column::StateValues,
             leaf_key(position, writes.version).to_vec(),
@@ -91,7 +91,7 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
 }
 
 /// A value record: tag (0 deleted, 1 present) ‖ value.
-pub(crate) fn encode_value_record(value: Option<&Bytes>) -> Vec<u8> {
+pub(crate) fn encode_value_record(value: Option<&[u8]>) -> Vec<u8> {
     match value {
         Some(value) => {
             let mut record = Vec::with_capacity(1 + value.len());
@@ -118,7 +118,7 @@ pub(crate) fn stored_column(tree: &MemoryStateTree, column: Column) -> Vec<(Vec<
             .map(|(position, version, value)| {
                 (
                     leaf_key(position, version).to_vec(),
-                    encode_value_record(value),
+                    encode_value_record(value.map(|value| &value[..])),
                 )
             })
             .collect(),

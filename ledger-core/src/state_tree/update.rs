@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rayon::prelude::*;
 
 use super::node::{range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots};
 use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::Hash;
+use crate::value::StateValue;
 
 /// Below this many updates under one node, its children are updated on the
 /// calling thread: splitting smaller batches costs more than it gains.
@@ -25,7 +25,7 @@ pub struct StateUpdate {
     /// application key, or [`super::nonce_position`]).
     pub position: Hash,
     /// The new value, or `None` to delete the key.
-    pub value: Option<Bytes>,
+    pub value: Option<StateValue>,
 }
 
 /// A stored record that a version replaced: needed only by older versions,
@@ -54,7 +54,7 @@ pub struct StateTreeWrites {
     pub nodes: Vec<(NodeKey, Node)>,
     /// New value records at this version: `Some(value)`, or `None` for a
     /// deletion of a key that existed.
-    pub values: Vec<(Hash, Option<Bytes>)>,
+    pub values: Vec<(Hash, Option<StateValue>)>,
     /// Records this version replaced (stale since this version).
     pub stale: Vec<StaleEntry>,
 }
@@ -74,7 +74,7 @@ type SubtreeResult = (usize, Option<Child>, StateTreeWrites);
 /// An update with its value hash computed (in parallel, up front).
 struct PreparedUpdate<'a> {
     position: Hash,
-    value: Option<(&'a Bytes, Hash)>,
+    value: Option<(&'a StateValue, Hash)>,
 }
 
 struct Context<'r, R: ?Sized> {
