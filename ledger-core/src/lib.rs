@@ -42,13 +42,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Signed checkpoints
+//!
+//! [`checkpoint`] reads and writes the C2SP formats of transparency logs —
+//! signed notes, checkpoints, `cosignature/v1` witness cosignatures and
+//! trust policies — and [`verify_checkpoint`] decides, offline, whether a
+//! note is a checkpoint signed by the log and cosigned by a quorum of
+//! witnesses, or exactly why not.
+//!
 //! Queries answer with proofs that standalone functions check:
 //! [`StateRecord::verify`], [`TransactionRecord::verify`],
 //! [`verify_block_in_history`], [`verify_state_proof`], [`verify_inclusion`],
 //! [`verify_consistency`].
 //!
 //! ## Where things are
-//! [`types`] and [`codec`] (blocks and transactions as bytes), [`mod@hash`]
+//! [`types`] and [`codec`] (blocks and transactions as bytes), [`checkpoint`]
+//! (signed, witnessed checkpoints in the C2SP formats), [`mod@hash`]
 //! (domains), [`limits`] (every bound), [`verify`] (signatures),
 //! [`merkle`] (transaction, receipts and history trees and their proofs),
 //! [`state_tree`] (the authenticated state), [`machine`] (the application
@@ -67,6 +76,7 @@
 //! production timing belong to the embedding project.
 
 pub mod cache;
+pub mod checkpoint;
 pub mod codec;
 mod engine;
 pub mod hash;
@@ -82,6 +92,11 @@ pub mod types;
 pub mod value;
 pub mod verify;
 
+pub use checkpoint::{
+    key_id, verify_checkpoint, Checkpoint, CheckpointBodyError, CheckpointError, CosignatureV1,
+    Note, NoteError, NoteKeyError, NoteSignature, Policy, PolicyError, QuorumFailure,
+    SignatureType, SignerKey, VerifiedCheckpoint, VerifierKey, WitnessCosignature,
+};
 pub use codec::{DecodeError, EncodeError, Limit};
 pub use engine::{
     audit_store, error_chain, execute_transactions, verify_block, verify_block_in_history,
@@ -93,8 +108,9 @@ pub use engine::{
 };
 pub use hash::{hash, Domain, Hash};
 pub use limits::{
-    BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_PAYLOAD_BYTES, MAX_TXS_PER_BLOCK,
-    MAX_TX_BYTES, TX_FIXED_BYTES,
+    BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_KEY_NAME_BYTES, MAX_NOTE_BYTES,
+    MAX_NOTE_SIGNATURES, MAX_PAYLOAD_BYTES, MAX_POLICY_BYTES, MAX_POLICY_GROUPS, MAX_POLICY_LOGS,
+    MAX_POLICY_WITNESSES, MAX_TXS_PER_BLOCK, MAX_TX_BYTES, TX_FIXED_BYTES,
 };
 pub use machine::{
     Event, Events, Failure, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,

@@ -129,3 +129,50 @@ const _: () = assert!(MAX_EVENTS_PER_TX * MAX_EVENT_BYTES <= MAX_BLOCK_EVENT_BYT
 const _: () = assert!(MAX_EVENTS_PER_TX <= u16::MAX as usize);
 const _: () = assert!(MAX_EVENT_BYTES <= u16::MAX as usize);
 const _: () = assert!(MAX_FAILURE_MESSAGE_BYTES <= u16::MAX as usize);
+
+// ---------------------------------------------------------------------------
+// Checkpoints: signed notes, checkpoints, cosignatures and trust policies in
+// the C2SP formats (`crate::checkpoint`). These bound what an offline
+// verifier parses; each is checked before anything it bounds is allocated,
+// and tested at its boundary in `checkpoint`'s unit tests.
+
+/// Largest signed note (text, blank line and signature lines), in bytes.
+///
+/// c2sp.org/signed-note asks verifiers to accept at least 16 signatures and
+/// reminds that a post-quantum signature line can approach 5 kB of base64;
+/// 1 MiB holds 100 such lines beside any checkpoint text, and is what the Go
+/// and Rust reference implementations accept (1,000,000 bytes).
+pub const MAX_NOTE_BYTES: usize = 1024 * 1024;
+
+/// Most signature lines in one signed note: six times the 16 the
+/// specification requires verifiers to accept, and the 100 of the reference
+/// implementations.
+pub const MAX_NOTE_SIGNATURES: usize = 100;
+
+/// Longest key name of a verifier or signer key, in bytes.
+///
+/// The specification bounds none, but the ML-DSA-44 cosignature format of
+/// c2sp.org/tlog-cosignature encodes cosigner names and log origins with a
+/// one-byte length, so 255 is the ecosystem's bound. A longer name in a
+/// signature line cannot name a key we hold, and is ignored like any
+/// unknown key.
+pub const MAX_KEY_NAME_BYTES: usize = 255;
+
+/// Largest trust policy file (c2sp.org/tlog-policy), in bytes: far more than
+/// `MAX_POLICY_WITNESSES` witness lines of ~120 bytes.
+pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+
+/// Most `log` lines in one policy (the specification recommends supporting
+/// at least 32).
+pub const MAX_POLICY_LOGS: usize = 64;
+
+/// Most `witness` lines in one policy (at least 32 recommended).
+pub const MAX_POLICY_WITNESSES: usize = 256;
+
+/// Most `group` lines in one policy (at least 32 recommended).
+pub const MAX_POLICY_GROUPS: usize = 256;
+
+// The specification's floors.
+const _: () = assert!(MAX_NOTE_SIGNATURES >= 16);
+const _: () =
+    assert!(MAX_POLICY_LOGS >= 32 && MAX_POLICY_WITNESSES >= 32 && MAX_POLICY_GROUPS >= 32);
