@@ -22,6 +22,12 @@
 
 use blake3::hazmat::ContextKey;
 
+use crate::hash::Hash;
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86;
+
 /// Inputs compressed together (16 32-bit words fill a 512-bit register).
 pub const LANES: usize = 16;
 
@@ -37,6 +43,27 @@ const IV: [u32; 8] = [
 ];
 
 const MSG_PERMUTATION: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
+
+/// `MSG_SCHEDULE[r][i]`: the message word used as word `i` in round `r`
+/// (the permutation applied `r` times).
+const MSG_SCHEDULE: [[usize; 16]; 7] = {
+    let mut schedule = [[0usize; 16]; 7];
+    let mut i = 0;
+    while i < 16 {
+        schedule[0][i] = i;
+        i += 1;
+    }
+    let mut r = 1;
+    while r < 7 {
+        let mut i = 0;
+        while i < 16 {
+            schedule[r][i] = schedule[r - 1][MSG_PERMUTATION[i]];
+            i += 1;
+        }
+        r += 1;
+    }
+    schedule
+};
 
 const CHUNK_START: u32 = 1;
 const CHUNK_END: u32 = 2;
@@ -111,10 +138,16 @@ fn compress_lanes(
     block_len: u32,
     out: &mut [[u8; 32]; LANES],
 ) {
+    // Bytes past `block_len` are ignored: masked to zero.
+    let keep: [u32; 16] = core::array::from_fn(|word| {
+        let bytes = (block_len as usize).saturating_sub(4 * word).min(4);
+        ((1u64 << (8 * bytes)) - 1) as u32
+    });
     let mut m = [[0u32; LANES]; 16];
     for (lane, block) in blocks.iter().enumerate() {
         for (word, chunk) in block.chunks_exact(4).enumerate() {
-            m[word][lane] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            m[word][lane] =
+                u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) & keep[word];
         }
     }
     let mut state = [[0u32; LANES]; 16];
@@ -145,33 +178,58 @@ fn compress_lanes(
     }
 }
 
-/// Hashes each input (its first `block_len` bytes, at most 64) with `key`
-/// (a derive-key context key) in derive-key mode, into `outputs` (as many
-/// as `inputs`).
-pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs: &mut [[u8; 32]]) {
+/// The way [`hash_blocks`] hashes on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The portable lanes, compiled for AVX-512F and AVX-512VL.
+    Avx512Lanes,
+    /// Eight lanes in AVX2 registers.
+    Avx2,
+    /// One `blake3` call per input.
+    OneByOne,
+}
+
+/// The path [`hash_blocks`] takes on this CPU (detected at run time).
+pub fn path() -> Path {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-        #[allow(unsafe_code)]
-        // SAFETY: `hash_blocks_avx512` is safe Rust compiled with the
-        // AVX-512F and AVX-512VL target features; the only requirement for
-        // calling it is that this CPU has them, which was just checked.
-        unsafe {
-            hash_blocks_avx512(key, block_len, inputs, outputs);
+    {
+        if x86::has_avx512() {
+            return Path::Avx512Lanes;
         }
+        if x86::has_avx2() {
+            return Path::Avx2;
+        }
+    }
+    Path::OneByOne
+}
+
+/// Hashes each input (its first `block_len` bytes, at most 64; the rest is
+/// ignored) with `key` (a derive-key context key) in derive-key mode, into
+/// `outputs` (as many as `inputs`).
+pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs: &mut [[u8; 32]]) {
+    let block_len = block_len.min(64);
+    #[cfg(target_arch = "x86_64")]
+    if x86::hash_blocks_avx512(key, block_len, inputs, outputs)
+        || x86::hash_blocks_avx2(key, block_len, inputs, outputs)
+    {
         return;
     }
     hash_blocks_one_by_one(key, block_len, inputs, outputs);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl")]
-fn hash_blocks_avx512(
-    key: &[u32; 8],
-    block_len: u32,
-    inputs: &[[u8; 64]],
-    outputs: &mut [[u8; 32]],
-) {
-    hash_blocks_lanes(key, block_len, inputs, outputs);
+/// The root of the perfect tree over `leaves` (32-byte leaf data, their
+/// number a power of two of at least eight) hashed in one pass, leaves
+/// included, where the CPU has AVX2; `None` elsewhere or for other numbers.
+pub fn perfect_root(leaf_key: &[u32; 8], node_key: &[u32; 8], leaves: &[Hash]) -> Option<[u8; 32]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::perfect_root(leaf_key, node_key, leaves)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (leaf_key, node_key, leaves);
+        None
+    }
 }
 
 /// One `blake3` call per input: the fallback without vector rotates.
@@ -195,6 +253,7 @@ fn hash_blocks_one_by_one(
 }
 
 /// The lanes themselves (used where they vectorize; tested everywhere).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn hash_blocks_lanes(
     key: &[u32; 8],
@@ -225,45 +284,4 @@ fn hash_blocks_lanes(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hash::Domain;
-
-    #[test]
-    fn equals_blake3_derive_key_for_64_and_32_byte_inputs() {
-        for domain in [Domain::MerkleNode, Domain::MerkleLeaf] {
-            let key = key_words(domain.context_key());
-            for count in [1usize, 7, 8, 9, 15, 16, 17, 33] {
-                let inputs: Vec<[u8; 64]> = (0..count)
-                    .map(|i| core::array::from_fn(|j| (i * 31 + j * 7) as u8))
-                    .collect();
-                let mut outputs = vec![[0u8; 32]; count];
-                hash_blocks(&key, 64, &inputs, &mut outputs);
-                for (input, output) in inputs.iter().zip(&outputs) {
-                    assert_eq!(*output, blake3::derive_key(domain.context(), input));
-                }
-                // The portable lanes and the fallback give the same bytes on
-                // any CPU, whichever one `hash_blocks` picked here.
-                let mut lanes = vec![[0u8; 32]; count];
-                hash_blocks_lanes(&key, 64, &inputs, &mut lanes);
-                assert_eq!(lanes, outputs);
-                let mut single = vec![[0u8; 32]; count];
-                hash_blocks_one_by_one(&key, 64, &inputs, &mut single);
-                assert_eq!(single, outputs);
-                // 32-byte inputs: the same blocks with the upper half zero.
-                let halves: Vec<[u8; 64]> = inputs
-                    .iter()
-                    .map(|block| {
-                        let mut half = [0u8; 64];
-                        half[..32].copy_from_slice(&block[..32]);
-                        half
-                    })
-                    .collect();
-                hash_blocks(&key, 32, &halves, &mut outputs);
-                for (input, output) in halves.iter().zip(&outputs) {
-                    assert_eq!(*output, blake3::derive_key(domain.context(), &input[..32]));
-                }
-            }
-        }
-    }
-}
+mod tests;
