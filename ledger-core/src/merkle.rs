@@ -109,7 +109,35 @@ fn root_of_level(mut nodes: Vec<[u8; 32]>) -> Hash {
     nodes.first().map(|root| Hash(*root)).unwrap_or(*EMPTY_ROOT)
 }
 
+/// The root over `leaves` on this thread. Where [`lanes::perfect_root`]
+/// runs (AVX2), the tree is cut into perfect subtrees (one per bit of the
+/// number of leaves, largest first, as the RFC 9162 split does) of at least
+/// eight leaves, each hashed in one pass; the few leaves left (fewer than
+/// eight) are reduced level by level, and the roots joined from the right.
 fn subtree_root(leaves: &[Hash]) -> [u8; 32] {
+    let mut parts = Vec::new();
+    let mut rest = leaves;
+    while rest.len() >= 8 {
+        let size = 1 << rest.len().ilog2();
+        let (perfect, after) = rest.split_at(size);
+        let Some(root) = lanes::perfect_root(&LEAF_KEY, &NODE_KEY, perfect) else {
+            break;
+        };
+        parts.push(root);
+        rest = after;
+    }
+    let mut root = (!rest.is_empty()).then(|| levels_root(rest));
+    for part in parts.into_iter().rev() {
+        root = Some(match root {
+            Some(right) => node_hash(&Hash(part), &Hash(right)).0,
+            None => part,
+        });
+    }
+    root.unwrap_or(EMPTY_ROOT.0)
+}
+
+/// The root over `leaves`, leaf hashes first, then level by level.
+fn levels_root(leaves: &[Hash]) -> [u8; 32] {
     let mut nodes: Vec<[u8; 32]> = leaf_hashes(leaves).into_iter().map(|h| h.0).collect();
     let mut scratch = Vec::with_capacity(nodes.len() / 2);
     let mut len = nodes.len();
