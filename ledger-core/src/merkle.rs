@@ -216,6 +216,40 @@ mod tests {
         }
     }
 
+    /// Every way to a root agrees with one `blake3` call per node: one and
+    /// two rayon threads, the level-by-level path (no one-pass subtrees),
+    /// and [`MerkleLevels`], for sizes around the lane counts and the
+    /// parallel split.
+    #[test]
+    fn every_root_path_equals_one_call_per_node() {
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (pool(1), pool(2));
+        for n in [
+            1usize,
+            2,
+            3,
+            7,
+            8,
+            9,
+            17,
+            1000,
+            16385,
+            2 * PARALLEL_SUBTREE_LEAVES + 9,
+        ] {
+            let leaves = leaves(n);
+            let expected = merkle_root_simple(&leaves);
+            assert_eq!(one.install(|| merkle_root(&leaves)), expected, "n = {n}");
+            assert_eq!(two.install(|| merkle_root(&leaves)), expected, "n = {n}");
+            assert_eq!(Hash(levels_root(&leaves)), expected, "n = {n}");
+            assert_eq!(MerkleLevels::build(&leaves).root(), expected, "n = {n}");
+        }
+    }
+
     #[test]
     fn shapes() {
         let l = leaves(3);

@@ -197,7 +197,8 @@ fn rot7(x: V) -> V {
 /// each step done for four G functions at once.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn round(v: &mut [V; 16], m: &[V; 16], s: &[usize; 16]) {
+fn round<const R: usize>(v: &mut [V; 16], m: &[V; 16]) {
+    let s = &MSG_SCHEDULE[R];
     // Columns: (0, 4, 8, 12) … (3, 7, 11, 15).
     for i in 0..4 {
         v[i] = add(add(v[i], v[i + 4]), m[s[2 * i]]);
@@ -277,13 +278,13 @@ fn compress(key: &[u32; 8], m: &[V; 16], block_len: u32) -> [V; 8] {
         splat(block_len),
         splat(FLAGS),
     ];
-    round(&mut v, m, &MSG_SCHEDULE[0]);
-    round(&mut v, m, &MSG_SCHEDULE[1]);
-    round(&mut v, m, &MSG_SCHEDULE[2]);
-    round(&mut v, m, &MSG_SCHEDULE[3]);
-    round(&mut v, m, &MSG_SCHEDULE[4]);
-    round(&mut v, m, &MSG_SCHEDULE[5]);
-    round(&mut v, m, &MSG_SCHEDULE[6]);
+    round::<0>(&mut v, m);
+    round::<1>(&mut v, m);
+    round::<2>(&mut v, m);
+    round::<3>(&mut v, m);
+    round::<4>(&mut v, m);
+    round::<5>(&mut v, m);
+    round::<6>(&mut v, m);
     core::array::from_fn(|i| xor(v[i], v[i + 8]))
 }
 
