@@ -99,6 +99,16 @@ fn reduce_level(nodes: &mut [[u8; 32]], scratch: &mut Vec<[u8; 64]>) -> usize {
     }
 }
 
+/// The level above `level` (pairs hashed many at a time, an odd last node
+/// moved up unchanged).
+fn parent_level(level: &[Hash]) -> Vec<Hash> {
+    let mut nodes: Vec<[u8; 32]> = level.iter().map(|node| node.0).collect();
+    let mut scratch = Vec::with_capacity(nodes.len() / 2);
+    let len = reduce_level(&mut nodes, &mut scratch);
+    nodes.truncate(len);
+    nodes.into_iter().map(Hash).collect()
+}
+
 /// Root of a level of node hashes, bottom-up, on this thread.
 fn root_of_level(mut nodes: Vec<[u8; 32]>) -> Hash {
     let mut scratch = Vec::with_capacity(nodes.len() / 2);
