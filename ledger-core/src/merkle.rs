@@ -10,10 +10,12 @@
 //! * node: `H_node(left ‖ right)` ([`Domain::MerkleNode`]),
 //! * the empty tree: [`EMPTY_ROOT`] = `H_node("")` (no node input is empty).
 //!
-//! Roots of large trees are computed bottom-up in one buffer, 16 nodes per
-//! blake3 compression call where the CPU has AVX-512 ([`lanes`]; one node
-//! per call elsewhere), and on rayon for subtrees of
-//! [`PARALLEL_SUBTREE_LEAVES`] leaves. [`MerkleLevels`] keeps every level of
+//! Roots are computed many hashes at a time ([`lanes`]): where the CPU has
+//! AVX2, each perfect subtree of eight leaves or more in one pass, leaves
+//! included, eight hashes per step and no intermediate buffer; elsewhere
+//! bottom-up in one buffer, level by level (16 nodes per step with AVX-512,
+//! one `blake3` call per node without). Subtrees of
+//! [`PARALLEL_SUBTREE_LEAVES`] leaves are hashed on rayon. [`MerkleLevels`] keeps every level of
 //! one tree for repeated proofs.
 //!
 //! Proofs use the RFC 9162 algorithms; their encodings and the verifiers are

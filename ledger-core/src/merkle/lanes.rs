@@ -2,18 +2,33 @@
 //!
 //! A Merkle tree hashes millions of 64-byte (or 32-byte) inputs, each a
 //! single blake3 block. Hashed one call at a time, the per-call set-up costs
-//! several times the compression itself. Here `LANES` inputs are compressed
-//! together, each state word held as an array of `LANES` words, so that the
-//! compiler turns every step into vector instructions.
+//! several times the compression itself. Here many inputs are compressed
+//! together, state word `i` of all of them side by side in one vector.
 //!
-//! Measured on dev-2c (`benches/merkle_root.rs`): the compiler vectorizes
-//! this well only where the CPU has vector rotates (AVX-512: about 35 ns per
-//! hash against about 120 ns per `blake3` call); with SSE2 or AVX2 it does
-//! not (about 170 ns). So [`hash_blocks`] uses the lanes when the CPU has
-//! AVX-512F and AVX-512VL, detected at run time, and otherwise hashes one
-//! input per `blake3` call. The run-time dispatch is the crate's only
-//! `unsafe`: calling a function compiled for CPU features, after checking
-//! that the CPU has them.
+//! Three paths, chosen at run time by [`path`] (x86_64 feature detection):
+//!
+//! * AVX-512F and AVX-512VL: the portable lanes below, `LANES` = 16 inputs
+//!   with each state word an array of 16 words, compiled for AVX-512, where
+//!   the compiler vectorizes them well (vector rotates). Measured on dev-2c:
+//!   about 35 ns per hash against about 120 ns per `blake3` call.
+//! * AVX2 (without AVX-512): eight lanes in `__m256i` registers written
+//!   with intrinsics (`x86`), because the compiler does not vectorize the
+//!   portable lanes well without vector rotates (about 170 ns per hash).
+//!   Measured on this project's AMD EPYC (Zen, AVX2), thread CPU time:
+//!   about 22 ns per 64-byte hash, transposes included, against about
+//!   19 ns per 64-byte block for `blake3::hash` of one long input (which
+//!   uses AVX2 eight chunks at a time) and 170 ns per `blake3` call.
+//! * Elsewhere (other CPUs, other architectures): one `blake3` call per
+//!   input.
+//!
+//! [`perfect_root`] hashes a whole perfect subtree, leaves included, in one
+//! pass on the AVX2 path, keeping the hashes transposed between levels; the
+//! roots of [`crate::merkle`] use it wherever the CPU has AVX2 (AVX-512
+//! CPUs included).
+//!
+//! All of the crate's `unsafe` is in the `x86` submodule: calling functions
+//! compiled for CPU features after checking that the CPU has them, and
+//! unaligned vector loads and stores of 32-byte arrays.
 //!
 //! The result is exactly `blake3::derive_key(context, input)` for each input
 //! of at most 64 bytes (tested against the blake3 crate): the BLAKE3

@@ -401,12 +401,12 @@ fn leaves8(leaf_key: &[u32; 8], leaves: &[Hash]) -> [V; 8] {
 #[target_feature(enable = "avx2")]
 fn perfect_root_avx2(leaf_key: &[u32; 8], node_key: &[u32; 8], leaves: &[Hash]) -> [u8; 32] {
     // `pending[level]` holds the eight nodes at `level` above the leaves
-    // whose parents wait for the next eight; bit `level` of `groups` says
-    // whether it is occupied (groups hashed so far, counted in binary).
+    // whose parents wait for the next eight; bit `level` of `groups` (the
+    // groups hashed before this one, counted in binary) says whether it is
+    // occupied.
     let mut pending = [[_mm256_setzero_si256(); 8]; usize::BITS as usize];
-    let mut groups: usize = 0;
     let mut top = 0;
-    for leaves in leaves.chunks_exact(AVX2_LANES) {
+    for (groups, leaves) in leaves.chunks_exact(AVX2_LANES).enumerate() {
         let mut carry = leaves8(leaf_key, leaves);
         let mut level = 0;
         while groups >> level & 1 == 1 {
@@ -415,7 +415,6 @@ fn perfect_root_avx2(leaf_key: &[u32; 8], node_key: &[u32; 8], leaves: &[Hash]) 
         }
         pending[level] = carry;
         top = level;
-        groups += 1;
     }
     // The number of groups is a power of two: one group of eight nodes is
     // left, the roots of eight equal subtrees. Three more levels in lanes
