@@ -14,10 +14,13 @@
 //! * AVX2 (without AVX-512): eight lanes in `__m256i` registers written
 //!   with intrinsics (`x86`), because the compiler does not vectorize the
 //!   portable lanes well without vector rotates (about 170 ns per hash).
-//!   Measured on this project's AMD EPYC (Zen, AVX2), thread CPU time:
-//!   about 22 ns per 64-byte hash, transposes included, against about
+//!   Measured on an AMD EPYC (AVX2, no AVX-512), 2026-12-02, thread CPU
+//!   time: about 22 ns per 64-byte hash, transposes included, against about
 //!   19 ns per 64-byte block for `blake3::hash` of one long input (which
-//!   uses AVX2 eight chunks at a time) and 170 ns per `blake3` call.
+//!   uses AVX2, eight chunks at a time) and 170 ns per `blake3` call. The
+//!   root of 1M leaves ([`perfect_root`], leaves included) took 1.6× the
+//!   time of `blake3::hash` over the interior nodes' bytes (criterion, one
+//!   thread; 7.7× or more with one call per node; docs/PERFORMANCE.md).
 //! * Elsewhere (other CPUs, other architectures): one `blake3` call per
 //!   input.
 //!
