@@ -10,10 +10,12 @@
 //! * node: `H_node(left ‖ right)` ([`Domain::MerkleNode`]),
 //! * the empty tree: [`EMPTY_ROOT`] = `H_node("")` (no node input is empty).
 //!
-//! Roots of large trees are computed bottom-up in one buffer, 16 nodes per
-//! blake3 compression call where the CPU has AVX-512 ([`lanes`]; one node
-//! per call elsewhere), and on rayon for subtrees of
-//! [`PARALLEL_SUBTREE_LEAVES`] leaves. [`MerkleLevels`] keeps every level of
+//! Roots are computed many hashes at a time ([`lanes`]): where the CPU has
+//! AVX2, each perfect subtree of eight leaves or more in one pass, leaves
+//! included, eight hashes per step and no intermediate buffer; elsewhere
+//! bottom-up in one buffer, level by level (16 nodes per step with AVX-512,
+//! one `blake3` call per node without). Subtrees of
+//! [`PARALLEL_SUBTREE_LEAVES`] leaves are hashed on rayon. [`MerkleLevels`] keeps every level of
 //! one tree for repeated proofs.
 //!
 //! Proofs use the RFC 9162 algorithms; their encodings and the verifiers are
@@ -99,6 +101,16 @@ fn reduce_level(nodes: &mut [[u8; 32]], scratch: &mut Vec<[u8; 64]>) -> usize {
     }
 }
 
+/// The level above `level` (pairs hashed many at a time, an odd last node
+/// moved up unchanged).
+fn parent_level(level: &[Hash]) -> Vec<Hash> {
+    let mut nodes: Vec<[u8; 32]> = level.iter().map(|node| node.0).collect();
+    let mut scratch = Vec::with_capacity(nodes.len() / 2);
+    let len = reduce_level(&mut nodes, &mut scratch);
+    nodes.truncate(len);
+    nodes.into_iter().map(Hash).collect()
+}
+
 /// Root of a level of node hashes, bottom-up, on this thread.
 fn root_of_level(mut nodes: Vec<[u8; 32]>) -> Hash {
     let mut scratch = Vec::with_capacity(nodes.len() / 2);
@@ -109,7 +121,35 @@ fn root_of_level(mut nodes: Vec<[u8; 32]>) -> Hash {
     nodes.first().map(|root| Hash(*root)).unwrap_or(*EMPTY_ROOT)
 }
 
+/// The root over `leaves` on this thread. Where [`lanes::perfect_root`]
+/// runs (AVX2), the tree is cut into perfect subtrees (one per bit of the
+/// number of leaves, largest first, as the RFC 9162 split does) of at least
+/// eight leaves, each hashed in one pass; the few leaves left (fewer than
+/// eight) are reduced level by level, and the roots joined from the right.
 fn subtree_root(leaves: &[Hash]) -> [u8; 32] {
+    let mut parts = Vec::new();
+    let mut rest = leaves;
+    while rest.len() >= 8 {
+        let size = 1 << rest.len().ilog2();
+        let (perfect, after) = rest.split_at(size);
+        let Some(root) = lanes::perfect_root(&LEAF_KEY, &NODE_KEY, perfect) else {
+            break;
+        };
+        parts.push(root);
+        rest = after;
+    }
+    let mut root = (!rest.is_empty()).then(|| levels_root(rest));
+    for part in parts.into_iter().rev() {
+        root = Some(match root {
+            Some(right) => node_hash(&Hash(part), &Hash(right)).0,
+            None => part,
+        });
+    }
+    root.unwrap_or(EMPTY_ROOT.0)
+}
+
+/// The root over `leaves`, leaf hashes first, then level by level.
+fn levels_root(leaves: &[Hash]) -> [u8; 32] {
     let mut nodes: Vec<[u8; 32]> = leaf_hashes(leaves).into_iter().map(|h| h.0).collect();
     let mut scratch = Vec::with_capacity(nodes.len() / 2);
     let mut len = nodes.len();
@@ -185,6 +225,40 @@ mod tests {
         ]) {
             let leaves = leaves(n);
             assert_eq!(merkle_root(&leaves), merkle_root_simple(&leaves), "n = {n}");
+        }
+    }
+
+    /// Every way to a root agrees with one `blake3` call per node: one and
+    /// two rayon threads, the level-by-level path (no one-pass subtrees),
+    /// and [`MerkleLevels`], for sizes around the lane counts and the
+    /// parallel split.
+    #[test]
+    fn every_root_path_equals_one_call_per_node() {
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (pool(1), pool(2));
+        for n in [
+            1usize,
+            2,
+            3,
+            7,
+            8,
+            9,
+            17,
+            1000,
+            16385,
+            2 * PARALLEL_SUBTREE_LEAVES + 9,
+        ] {
+            let leaves = leaves(n);
+            let expected = merkle_root_simple(&leaves);
+            assert_eq!(one.install(|| merkle_root(&leaves)), expected, "n = {n}");
+            assert_eq!(two.install(|| merkle_root(&leaves)), expected, "n = {n}");
+            assert_eq!(Hash(levels_root(&leaves)), expected, "n = {n}");
+            assert_eq!(MerkleLevels::build(&leaves).root(), expected, "n = {n}");
         }
     }
 

@@ -2,18 +2,36 @@
 //!
 //! A Merkle tree hashes millions of 64-byte (or 32-byte) inputs, each a
 //! single blake3 block. Hashed one call at a time, the per-call set-up costs
-//! several times the compression itself. Here `LANES` inputs are compressed
-//! together, each state word held as an array of `LANES` words, so that the
-//! compiler turns every step into vector instructions.
+//! several times the compression itself. Here many inputs are compressed
+//! together, state word `i` of all of them side by side in one vector.
 //!
-//! Measured on dev-2c (`benches/merkle_root.rs`): the compiler vectorizes
-//! this well only where the CPU has vector rotates (AVX-512: about 35 ns per
-//! hash against about 120 ns per `blake3` call); with SSE2 or AVX2 it does
-//! not (about 170 ns). So [`hash_blocks`] uses the lanes when the CPU has
-//! AVX-512F and AVX-512VL, detected at run time, and otherwise hashes one
-//! input per `blake3` call. The run-time dispatch is the crate's only
-//! `unsafe`: calling a function compiled for CPU features, after checking
-//! that the CPU has them.
+//! Three paths, chosen at run time by [`path`] (x86_64 feature detection):
+//!
+//! * AVX-512F and AVX-512VL: the portable lanes below, `LANES` = 16 inputs
+//!   with each state word an array of 16 words, compiled for AVX-512, where
+//!   the compiler vectorizes them well (vector rotates). Measured on dev-2c:
+//!   about 35 ns per hash against about 120 ns per `blake3` call.
+//! * AVX2 (without AVX-512): eight lanes in `__m256i` registers written
+//!   with intrinsics (`x86`), because the compiler does not vectorize the
+//!   portable lanes well without vector rotates (about 170 ns per hash).
+//!   Measured on an AMD EPYC (AVX2, no AVX-512), 2026-12-02, thread CPU
+//!   time: about 22 ns per 64-byte hash, transposes included, against about
+//!   19 ns per 64-byte block for `blake3::hash` of one long input (which
+//!   uses AVX2, eight chunks at a time) and 170 ns per `blake3` call. The
+//!   root of 1M leaves ([`perfect_root`], leaves included) took 1.6× the
+//!   time of `blake3::hash` over the interior nodes' bytes (criterion, one
+//!   thread; 7.7× or more with one call per node; docs/PERFORMANCE.md).
+//! * Elsewhere (other CPUs, other architectures): one `blake3` call per
+//!   input.
+//!
+//! [`perfect_root`] hashes a whole perfect subtree, leaves included, in one
+//! pass on the AVX2 path, keeping the hashes transposed between levels; the
+//! roots of [`crate::merkle`] use it wherever the CPU has AVX2 (AVX-512
+//! CPUs included).
+//!
+//! All of the crate's `unsafe` is in the `x86` submodule: calling functions
+//! compiled for CPU features after checking that the CPU has them, and
+//! unaligned vector loads and stores of 32-byte arrays.
 //!
 //! The result is exactly `blake3::derive_key(context, input)` for each input
 //! of at most 64 bytes (tested against the blake3 crate): the BLAKE3
@@ -21,6 +39,12 @@
 //! `CHUNK_START | CHUNK_END | ROOT | DERIVE_KEY_MATERIAL`.
 
 use blake3::hazmat::ContextKey;
+
+use crate::hash::Hash;
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86;
 
 /// Inputs compressed together (16 32-bit words fill a 512-bit register).
 pub const LANES: usize = 16;
@@ -37,6 +61,27 @@ const IV: [u32; 8] = [
 ];
 
 const MSG_PERMUTATION: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
+
+/// `MSG_SCHEDULE[r][i]`: the message word used as word `i` in round `r`
+/// (the permutation applied `r` times).
+const MSG_SCHEDULE: [[usize; 16]; 7] = {
+    let mut schedule = [[0usize; 16]; 7];
+    let mut i = 0;
+    while i < 16 {
+        schedule[0][i] = i;
+        i += 1;
+    }
+    let mut r = 1;
+    while r < 7 {
+        let mut i = 0;
+        while i < 16 {
+            schedule[r][i] = schedule[r - 1][MSG_PERMUTATION[i]];
+            i += 1;
+        }
+        r += 1;
+    }
+    schedule
+};
 
 const CHUNK_START: u32 = 1;
 const CHUNK_END: u32 = 2;
@@ -111,10 +156,16 @@ fn compress_lanes(
     block_len: u32,
     out: &mut [[u8; 32]; LANES],
 ) {
+    // Bytes past `block_len` are ignored: masked to zero.
+    let keep: [u32; 16] = core::array::from_fn(|word| {
+        let bytes = (block_len as usize).saturating_sub(4 * word).min(4);
+        ((1u64 << (8 * bytes)) - 1) as u32
+    });
     let mut m = [[0u32; LANES]; 16];
     for (lane, block) in blocks.iter().enumerate() {
         for (word, chunk) in block.chunks_exact(4).enumerate() {
-            m[word][lane] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            m[word][lane] =
+                u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) & keep[word];
         }
     }
     let mut state = [[0u32; LANES]; 16];
@@ -145,33 +196,58 @@ fn compress_lanes(
     }
 }
 
-/// Hashes each input (its first `block_len` bytes, at most 64) with `key`
-/// (a derive-key context key) in derive-key mode, into `outputs` (as many
-/// as `inputs`).
-pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs: &mut [[u8; 32]]) {
+/// The way [`hash_blocks`] hashes on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The portable lanes, compiled for AVX-512F and AVX-512VL.
+    Avx512Lanes,
+    /// Eight lanes in AVX2 registers.
+    Avx2,
+    /// One `blake3` call per input.
+    OneByOne,
+}
+
+/// The path [`hash_blocks`] takes on this CPU (detected at run time).
+pub fn path() -> Path {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-        #[allow(unsafe_code)]
-        // SAFETY: `hash_blocks_avx512` is safe Rust compiled with the
-        // AVX-512F and AVX-512VL target features; the only requirement for
-        // calling it is that this CPU has them, which was just checked.
-        unsafe {
-            hash_blocks_avx512(key, block_len, inputs, outputs);
+    {
+        if x86::has_avx512() {
+            return Path::Avx512Lanes;
         }
+        if x86::has_avx2() {
+            return Path::Avx2;
+        }
+    }
+    Path::OneByOne
+}
+
+/// Hashes each input (its first `block_len` bytes, at most 64; the rest is
+/// ignored) with `key` (a derive-key context key) in derive-key mode, into
+/// `outputs` (as many as `inputs`).
+pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs: &mut [[u8; 32]]) {
+    let block_len = block_len.min(64);
+    #[cfg(target_arch = "x86_64")]
+    if x86::hash_blocks_avx512(key, block_len, inputs, outputs)
+        || x86::hash_blocks_avx2(key, block_len, inputs, outputs)
+    {
         return;
     }
     hash_blocks_one_by_one(key, block_len, inputs, outputs);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl")]
-fn hash_blocks_avx512(
-    key: &[u32; 8],
-    block_len: u32,
-    inputs: &[[u8; 64]],
-    outputs: &mut [[u8; 32]],
-) {
-    hash_blocks_lanes(key, block_len, inputs, outputs);
+/// The root of the perfect tree over `leaves` (32-byte leaf data, their
+/// number a power of two of at least eight) hashed in one pass, leaves
+/// included, where the CPU has AVX2; `None` elsewhere or for other numbers.
+pub fn perfect_root(leaf_key: &[u32; 8], node_key: &[u32; 8], leaves: &[Hash]) -> Option<[u8; 32]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::perfect_root(leaf_key, node_key, leaves)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (leaf_key, node_key, leaves);
+        None
+    }
 }
 
 /// One `blake3` call per input: the fallback without vector rotates.
@@ -195,6 +271,7 @@ fn hash_blocks_one_by_one(
 }
 
 /// The lanes themselves (used where they vectorize; tested everywhere).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn hash_blocks_lanes(
     key: &[u32; 8],
@@ -225,45 +302,4 @@ fn hash_blocks_lanes(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hash::Domain;
-
-    #[test]
-    fn equals_blake3_derive_key_for_64_and_32_byte_inputs() {
-        for domain in [Domain::MerkleNode, Domain::MerkleLeaf] {
-            let key = key_words(domain.context_key());
-            for count in [1usize, 7, 8, 9, 15, 16, 17, 33] {
-                let inputs: Vec<[u8; 64]> = (0..count)
-                    .map(|i| core::array::from_fn(|j| (i * 31 + j * 7) as u8))
-                    .collect();
-                let mut outputs = vec![[0u8; 32]; count];
-                hash_blocks(&key, 64, &inputs, &mut outputs);
-                for (input, output) in inputs.iter().zip(&outputs) {
-                    assert_eq!(*output, blake3::derive_key(domain.context(), input));
-                }
-                // The portable lanes and the fallback give the same bytes on
-                // any CPU, whichever one `hash_blocks` picked here.
-                let mut lanes = vec![[0u8; 32]; count];
-                hash_blocks_lanes(&key, 64, &inputs, &mut lanes);
-                assert_eq!(lanes, outputs);
-                let mut single = vec![[0u8; 32]; count];
-                hash_blocks_one_by_one(&key, 64, &inputs, &mut single);
-                assert_eq!(single, outputs);
-                // 32-byte inputs: the same blocks with the upper half zero.
-                let halves: Vec<[u8; 64]> = inputs
-                    .iter()
-                    .map(|block| {
-                        let mut half = [0u8; 64];
-                        half[..32].copy_from_slice(&block[..32]);
-                        half
-                    })
-                    .collect();
-                hash_blocks(&key, 32, &halves, &mut outputs);
-                for (input, output) in halves.iter().zip(&outputs) {
-                    assert_eq!(*output, blake3::derive_key(domain.context(), &input[..32]));
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@
 //! leaf's inclusion path is its sibling at every level where it has one.
 
 use super::proof::{InclusionProof, MerkleProofError};
-use super::{leaf_hashes, node_hash, EMPTY_ROOT};
+use super::{leaf_hashes, parent_level, EMPTY_ROOT};
 use crate::hash::Hash;
 
 /// The levels of a tree, leaves' hashes first, root last.
@@ -22,14 +22,7 @@ impl MerkleLevels {
     pub fn build(leaves: &[Hash]) -> Self {
         let mut levels = vec![leaf_hashes(leaves)];
         while let Some(level) = levels.last().filter(|level| level.len() > 1) {
-            let parents = level
-                .chunks(2)
-                .map(|pair| match pair {
-                    [left, right] => node_hash(left, right),
-                    [odd] => *odd,
-                    _ => Hash::ZERO,
-                })
-                .collect();
+            let parents = parent_level(level);
             levels.push(parents);
         }
         MerkleLevels { levels }
