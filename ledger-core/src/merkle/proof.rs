@@ -1,6 +1,12 @@
 //! Inclusion and consistency proofs (RFC 9162 §2.1.3, §2.1.4): generation,
 //! canonical encoding, and pure verification that never panics.
 //!
+//! The algorithms are the same for every tree; the hashing is a
+//! [`MerkleHasher`] parameter of the verifiers ([`verify_inclusion_with`],
+//! [`verify_consistency_with`]). [`verify_inclusion`] and
+//! [`verify_consistency`] are the blake3 trees' (transactions, receipts);
+//! the history tree's are in [`super::history`].
+//!
 //! Encodings (little-endian):
 //!
 //! | proof | bytes |
@@ -15,7 +21,8 @@
 
 use bytes::Bytes;
 
-use super::{largest_power_of_two_below, leaf_hash, merkle_root, node_hash, EMPTY_ROOT};
+use super::hasher::{Blake3Merkle, MerkleHasher};
+use super::{largest_power_of_two_below, merkle_root};
 use crate::codec::{DecodeError, Limit, Reader};
 use crate::hash::Hash;
 
@@ -351,17 +358,30 @@ fn decode(input: &Bytes) -> Result<(u64, u64, Vec<Hash>), MerkleProofError> {
 }
 
 /// Checks that `leaf` (the leaf's data, e.g. a transaction id) is at
-/// `proof.index` in the tree of `size` leaves with root `root`
-/// (RFC 9162 §2.1.3.2). Pure; never panics.
+/// `proof.index` in the blake3 tree ([`Blake3Merkle`]: transactions,
+/// receipts) of `size` leaves with root `root` (RFC 9162 §2.1.3.2). Pure;
+/// never panics.
 ///
 /// `root` and `size` must come together from a trusted source (a header's
-/// `tx_root` and `tx_count`, or `history_root` and `height`): an RFC 9162
-/// path can fit more than one size, so the size is checked here rather than
-/// taken from the proof.
+/// `tx_root` and `tx_count`): an RFC 9162 path can fit more than one size,
+/// so the size is checked here rather than taken from the proof.
 pub fn verify_inclusion(
     root: &Hash,
     size: u64,
     leaf: &Hash,
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    verify_inclusion_with::<Blake3Merkle>(root, size, &Blake3Merkle::leaf(leaf.as_bytes()), proof)
+}
+
+/// Checks that the leaf whose hash is `leaf_hash` (`H::leaf` of its data) is
+/// at `proof.index` in the tree hashed by `H` of `size` leaves with root
+/// `root` (RFC 9162 §2.1.3.2). Pure; never panics. `root` and `size` must
+/// come together from a trusted source, as for [`verify_inclusion`].
+pub fn verify_inclusion_with<H: MerkleHasher>(
+    root: &Hash,
+    size: u64,
+    leaf_hash: &Hash,
     proof: &InclusionProof,
 ) -> Result<(), MerkleProofError> {
     if proof.size != size {
@@ -381,19 +401,19 @@ pub fn verify_inclusion(
     }
     let mut f = proof.index;
     let mut s = proof.size.saturating_sub(1);
-    let mut computed = leaf_hash(leaf.as_bytes());
+    let mut computed = *leaf_hash;
     for sibling in &proof.path {
         if s == 0 {
             return Err(MerkleProofError::WrongLength);
         }
         if f & 1 == 1 || f == s {
-            computed = node_hash(sibling, &computed);
+            computed = H::node(sibling, &computed);
             while f & 1 == 0 && f != 0 {
                 f >>= 1;
                 s >>= 1;
             }
         } else {
-            computed = node_hash(&computed, sibling);
+            computed = H::node(&computed, sibling);
         }
         f >>= 1;
         s >>= 1;
@@ -410,11 +430,22 @@ pub fn verify_inclusion(
     Ok(())
 }
 
-/// Checks that the tree of `old_size` leaves with root `old_root` is a
-/// prefix of the tree of `new_size` leaves with root `new_root`
-/// (RFC 9162 §2.1.4.2). Pure; never panics. Each size must be the trusted
-/// size of its root; the proof's sizes must equal them.
+/// Checks that the blake3 tree ([`Blake3Merkle`]) of `old_size` leaves
+/// with root `old_root` is a prefix of the one of `new_size` leaves with
+/// root `new_root` (RFC 9162 §2.1.4.2). Pure; never panics. Each size must
+/// be the trusted size of its root; the proof's sizes must equal them.
 pub fn verify_consistency(
+    old_size: u64,
+    old_root: &Hash,
+    new_size: u64,
+    new_root: &Hash,
+    proof: &ConsistencyProof,
+) -> Result<(), MerkleProofError> {
+    verify_consistency_with::<Blake3Merkle>(old_size, old_root, new_size, new_root, proof)
+}
+
+/// [`verify_consistency`] for the tree hashed by `H`.
+pub fn verify_consistency_with<H: MerkleHasher>(
     old_size: u64,
     old_root: &Hash,
     new_size: u64,
@@ -441,7 +472,7 @@ pub fn verify_consistency(
         if !proof.path.is_empty() {
             return Err(MerkleProofError::WrongLength);
         }
-        return check_root(old_root, &EMPTY_ROOT);
+        return check_root(old_root, &H::empty_root());
     }
     if old == new {
         if !proof.path.is_empty() {
@@ -469,14 +500,14 @@ pub fn verify_consistency(
             return Err(MerkleProofError::WrongLength);
         }
         if f & 1 == 1 || f == s {
-            old_computed = node_hash(sibling, &old_computed);
-            new_computed = node_hash(sibling, &new_computed);
+            old_computed = H::node(sibling, &old_computed);
+            new_computed = H::node(sibling, &new_computed);
             while f & 1 == 0 && f != 0 {
                 f >>= 1;
                 s >>= 1;
             }
         } else {
-            new_computed = node_hash(&new_computed, sibling);
+            new_computed = H::node(&new_computed, sibling);
         }
         f >>= 1;
         s >>= 1;
