@@ -539,11 +539,13 @@ fn run(options: &Options) -> Result<(), String> {
     println!("state root        {}", report.state_root);
     if options.json {
         println!(
-            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"cpu_seconds\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{},\"allocations_per_tx\":{:.2}}}",
+            "{{\"workload\":\"{:?}\",\"txs\":{},\"failed\":{},\"seconds\":{:.6},\"tx_per_sec\":{:.1},\"pure_verify_sig_per_sec\":{:.1},\"ratio\":{:.4},\"screening_sig_per_sec\":{},\"cpu_seconds\":{},\"state_root\":\"{}\",\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"bytes_written\":{},\"allocations_per_tx\":{:.2},\"decode_seconds\":{:.4},\"verify_seconds\":{:.4},\"execute_seconds\":{:.4},\"state_root_seconds\":{:.4},\"commit_seconds\":{:.4}}}",
             options.workload, report.txs, report.failed, report.seconds, tx_per_sec, pure, ratio,
             screening.map_or("null".to_string(), |rate| format!("{rate:.1}")),
             report.cpu_seconds.map_or("null".to_string(), |cpu| format!("{cpu:.3}")),
-            report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written, allocations_per_tx
+            report.state_root, quantile(0.5), quantile(0.99), quantile(1.0), report.bytes_written, allocations_per_tx,
+            report.decode.as_secs_f64(), report.verify.as_secs_f64(), report.execute.as_secs_f64(),
+            report.state_tree.as_secs_f64(), report.commit.as_secs_f64()
         );
     }
     Ok(())

@@ -1,4 +1,6 @@
-//! The ledger's one hash function, blake3, split into domains.
+//! The ledger's hash function, blake3, split into domains. (The one
+//! exception is the history tree, which hashes with SHA-256 as RFC 6962 and
+//! C2SP checkpoints do: [`crate::merkle::hasher`].)
 //!
 //! Every hash the ledger computes belongs to exactly one [`Domain`], and the
 //! domain is mixed in by blake3's `derive_key` mode with a context string of
@@ -19,7 +21,9 @@ use blake3::hazmat::{hash_derive_key_context, ContextKey, HasherExt};
 /// Length of every hash in the ledger, in bytes.
 pub const HASH_BYTES: usize = 32;
 
-/// A 32-byte blake3 output: transaction ids, block ids, Merkle and state roots.
+/// A 32-byte hash: a blake3 output (transaction ids, block ids, transaction,
+/// receipts and state roots), or a SHA-256 one (the history tree's nodes and
+/// root, [`crate::merkle::Rfc6962Sha256`]).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Hash(pub [u8; HASH_BYTES]);
 
@@ -132,9 +136,11 @@ pub enum Domain {
     TransactionSigning,
     /// A block's id, over its encoded header.
     BlockHeader,
-    /// A leaf of a Merkle tree (transaction root, history tree).
+    /// A leaf of a blake3 Merkle tree (the transaction and receipts trees;
+    /// the history tree hashes with SHA-256 as RFC 6962 does,
+    /// [`crate::merkle::Rfc6962Sha256`]).
     MerkleLeaf,
-    /// An interior node of a Merkle tree, over its two children.
+    /// An interior node of a blake3 Merkle tree, over its two children.
     MerkleNode,
     /// The position of an application key in the state tree.
     StateKey,

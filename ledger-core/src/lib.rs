@@ -52,8 +52,9 @@
 //!
 //! Queries answer with proofs that standalone functions check:
 //! [`StateRecord::verify`], [`TransactionRecord::verify`],
-//! [`verify_block_in_history`], [`verify_state_proof`], [`verify_inclusion`],
-//! [`verify_consistency`].
+//! [`verify_block_in_history`], [`verify_history_inclusion`],
+//! [`verify_history_consistency`], [`verify_state_proof`],
+//! [`verify_inclusion`], [`verify_consistency`].
 //!
 //! ## Where things are
 //! [`types`] and [`codec`] (blocks and transactions as bytes), [`checkpoint`]
@@ -116,7 +117,8 @@ pub use machine::{
     Event, Events, Failure, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,
 };
 pub use merkle::{
-    verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof, MerkleProofError,
+    verify_consistency, verify_history_consistency, verify_history_inclusion, verify_inclusion,
+    ConsistencyProof, InclusionProof, MerkleProofError,
 };
 pub use state_tree::{
     application_position, nonce_position, verify_state_proof, StateProof, StateProofError,

@@ -16,8 +16,9 @@
 /// The block format version this build reads and writes.
 ///
 /// The header carries it first; a block with any other version is rejected,
-/// never guessed at.
-pub const BLOCK_FORMAT_VERSION: u16 = 2;
+/// never guessed at. Version 3: the history root is RFC 6962's SHA-256 tree
+/// over the encoded headers (version 2: blake3 over the block ids).
+pub const BLOCK_FORMAT_VERSION: u16 = 3;
 
 /// Largest application payload of one transaction, in bytes.
 ///

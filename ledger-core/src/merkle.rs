@@ -1,5 +1,8 @@
-//! blake3 Merkle trees with the RFC 6962 / RFC 9162 shape: transaction roots,
-//! inclusion proofs, consistency proofs, and the history tree over blocks.
+//! Merkle trees with the RFC 6962 / RFC 9162 shape: transaction and receipts
+//! roots (blake3), inclusion proofs, consistency proofs, and the history tree
+//! over blocks (SHA-256, RFC 6962 hashing: [`history`]). The hashing of a
+//! tree is a [`MerkleHasher`] ([`hasher`]); everything below that is not in
+//! [`history`] is about the blake3 trees.
 //!
 //! A tree over `n` leaves splits at the largest power of two below `n`; an
 //! odd node is never duplicated (so the CVE-2012-2459 class of bugs, two
@@ -16,10 +19,11 @@
 //! [`PARALLEL_SUBTREE_LEAVES`] leaves. [`MerkleLevels`] keeps every level of
 //! one tree for repeated proofs.
 //!
-//! Proofs use the RFC 9162 algorithms; their encodings and the verifiers are
-//! in [`proof`]. The [`history`] tree appends block ids in O(log n) and
-//! answers proofs from stored perfect subtrees.
+//! Proofs use the RFC 9162 algorithms; their encodings and the verifiers
+//! (generic over the hasher) are in [`proof`]. The [`history`] tree appends
+//! block headers in O(log n) and answers proofs from stored perfect subtrees.
 
+pub mod hasher;
 pub mod history;
 pub mod lanes;
 mod levels;
@@ -31,14 +35,18 @@ use rayon::prelude::*;
 
 use crate::hash::{hash, hash_parts, Domain, Hash, HASH_BYTES};
 
-pub use history::{HistoryError, HistoryNodes, HistoryTree, MemoryHistoryNodes, NodePosition};
+pub use hasher::{Blake3Merkle, MerkleHasher, Rfc6962Sha256, EMPTY_SHA256_ROOT};
+pub use history::{
+    verify_history_consistency, verify_history_inclusion, HistoryError, HistoryNodes, HistoryTree,
+    MemoryHistoryNodes, NodePosition,
+};
 pub use levels::MerkleLevels;
 pub use proof::{
-    verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof, MerkleProofError,
-    MAX_PROOF_HASHES,
+    verify_consistency, verify_consistency_with, verify_inclusion, verify_inclusion_with,
+    ConsistencyProof, InclusionProof, MerkleProofError, MAX_PROOF_HASHES,
 };
 
-/// Root of the tree with no leaves: `H_node` of the empty string.
+/// Root of the blake3 tree with no leaves: `H_node` of the empty string.
 pub static EMPTY_ROOT: LazyLock<Hash> = LazyLock::new(|| hash(Domain::MerkleNode, b""));
 
 /// Subtrees of this many leaves are hashed as one rayon task: big enough
@@ -61,7 +69,7 @@ static LEAF_KEY: LazyLock<[u32; 8]> =
 static NODE_KEY: LazyLock<[u32; 8]> =
     LazyLock::new(|| lanes::key_words(Domain::MerkleNode.context_key()));
 
-/// Leaf hashes of 32-byte leaves (transaction or block ids), in bulk.
+/// Leaf hashes of 32-byte leaves (transaction ids, receipt leaves), in bulk.
 pub fn leaf_hashes(leaves: &[Hash]) -> Vec<Hash> {
     let blocks: Vec<[u8; 64]> = leaves
         .iter()
@@ -119,8 +127,8 @@ fn subtree_root(leaves: &[Hash]) -> [u8; 32] {
     nodes.first().copied().unwrap_or(EMPTY_ROOT.0)
 }
 
-/// The Merkle root over 32-byte leaves (transaction ids for a block's
-/// transaction root, block ids for the history tree), in order.
+/// The blake3 Merkle root over 32-byte leaves (transaction ids for a block's
+/// transaction root, receipt leaves for its receipts root), in order.
 ///
 /// Aligned subtrees of [`PARALLEL_SUBTREE_LEAVES`] leaves are hashed in
 /// parallel; because the tree is left-balanced they are subtrees of the

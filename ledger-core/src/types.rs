@@ -221,8 +221,9 @@ pub struct BlockHeader {
     pub receipts_root: Hash,
     /// Root of the state tree after the block's transactions.
     pub state_root: Hash,
-    /// Root of the history tree over the ids of all earlier blocks
-    /// (heights `0..height`).
+    /// Root of the history tree over the encoded headers of all earlier
+    /// blocks (heights `0..height`), hashed as RFC 6962 does (SHA-256): the
+    /// root hash of a C2SP checkpoint of tree size `height`.
     pub history_root: Hash,
 }
 

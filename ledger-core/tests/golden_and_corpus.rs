@@ -79,12 +79,12 @@ fn check_or_bless(path: &Path, bytes: &[u8]) {
 #[test]
 fn golden_block_fixture_is_stable() {
     let block = golden_block(7);
-    let path = repo_root().join("ledger-core/tests/fixtures/block_v2_7tx.bin");
+    let path = repo_root().join("ledger-core/tests/fixtures/block_v3_7tx.bin");
     check_or_bless(&path, &block.encode());
     let decoded = Block::decode(&Bytes::from(std::fs::read(&path).unwrap())).unwrap();
     assert_eq!(decoded, block);
-    // The ids are part of the format: they must never change for version 2.
-    let ids_path = repo_root().join("ledger-core/tests/fixtures/block_v2_7tx.ids");
+    // The ids are part of the format: they must never change for version 3.
+    let ids_path = repo_root().join("ledger-core/tests/fixtures/block_v3_7tx.ids");
     let mut ids = format!("block {}\n", decoded.id());
     for tx in decoded.transactions() {
         ids.push_str(&format!("tx {}\n", tx.id()));

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use ledger_core::merkle::{
-    merkle_root, verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof,
+    merkle_root, verify_consistency, verify_history_consistency, verify_inclusion,
+    verify_inclusion_with, ConsistencyProof, HistoryTree, InclusionProof, MemoryHistoryNodes,
+    MerkleHasher, Rfc6962Sha256,
 };
 use ledger_core::Hash;
 
@@ -32,11 +34,17 @@ fn check(data: &[u8]) -> bool {
         return false;
     };
     let input = Bytes::copy_from_slice(proof);
+    let (first, second) = (Hash(*first), Hash(*second));
     if kind % 2 == 0 {
         match InclusionProof::decode(&input) {
             Ok(proof) => {
                 assert_eq!(proof.encode(), input);
-                verify_inclusion(&Hash(*first), proof.size(), &Hash(*second), &proof).is_ok()
+                if kind % 4 == 0 {
+                    verify_inclusion(&first, proof.size(), &second, &proof).is_ok()
+                } else {
+                    verify_inclusion_with::<Rfc6962Sha256>(&first, proof.size(), &second, &proof)
+                        .is_ok()
+                }
             }
             Err(_) => false,
         }
@@ -44,14 +52,12 @@ fn check(data: &[u8]) -> bool {
         match ConsistencyProof::decode(&input) {
             Ok(proof) => {
                 assert_eq!(proof.encode(), input);
-                verify_consistency(
-                    proof.old_size(),
-                    &Hash(*first),
-                    proof.new_size(),
-                    &Hash(*second),
-                    &proof,
-                )
-                .is_ok()
+                let verify = if kind % 4 == 1 {
+                    verify_consistency
+                } else {
+                    verify_history_consistency
+                };
+                verify(proof.old_size(), &first, proof.new_size(), &second, &proof).is_ok()
             }
             Err(_) => false,
         }
@@ -88,6 +94,38 @@ fn write_seeds() {
         )
         .unwrap();
     }
+    // The history tree (kinds 2 and 3) over the same leaves as entries.
+    let mut tree = HistoryTree::new();
+    let mut nodes = MemoryHistoryNodes::default();
+    let mut roots = vec![tree.root()];
+    for leaf in &leaves {
+        nodes.insert_all(tree.append(leaf.as_bytes()));
+        roots.push(tree.root());
+    }
+    for (n, index) in [0u64, 17, 36].iter().enumerate() {
+        let proof = HistoryTree::inclusion_proof(&nodes, *index, 37).unwrap();
+        let mut input = vec![2u8];
+        input.extend_from_slice(roots[37].as_bytes());
+        input.extend_from_slice(Rfc6962Sha256::leaf(leaves[*index as usize].as_bytes()).as_bytes());
+        input.extend_from_slice(&proof.encode());
+        std::fs::write(
+            corpus_dir().join(format!("seed-valid-history-inclusion-{n}")),
+            input,
+        )
+        .unwrap();
+    }
+    for (n, old) in [1u64, 16, 20].iter().enumerate() {
+        let proof = HistoryTree::consistency_proof(&nodes, *old, 37).unwrap();
+        let mut input = vec![3u8];
+        input.extend_from_slice(roots[*old as usize].as_bytes());
+        input.extend_from_slice(roots[37].as_bytes());
+        input.extend_from_slice(&proof.encode());
+        std::fs::write(
+            corpus_dir().join(format!("seed-valid-history-consistency-{n}")),
+            input,
+        )
+        .unwrap();
+    }
 }
 
 #[test]
@@ -114,7 +152,7 @@ fn merkle_corpus_replays_and_seeds_verify() {
         }
     }
     assert!(
-        replayed >= 6,
+        replayed >= 12,
         "merkle_proofs corpus has {replayed} files; seeds are missing"
     );
 }

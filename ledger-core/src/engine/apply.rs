@@ -192,11 +192,13 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             )?;
         }
         add_block_to_batch(&block, &head, &tx_ids, &executed.receipts, &mut batch);
+        // The history tree's leaf is the encoded header (as a C2SP log entry).
+        let encoded_header = header.encode();
         let mut history = self.history.clone();
-        for (position, hash) in history.append(&head.id) {
+        for (position, hash) in history.append(&encoded_header) {
             batch.put(Column::History, position.to_key().to_vec(), hash.0.to_vec());
         }
-        batch.put(Column::Meta, HEAD_KEY, header.encode());
+        batch.put(Column::Meta, HEAD_KEY, encoded_header);
         let bytes_written = batch.payload_bytes();
         let staged = Staged {
             head,

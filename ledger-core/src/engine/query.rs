@@ -16,7 +16,8 @@ use crate::hash::Hash;
 use crate::limits::HEADER_BYTES;
 use crate::machine::{Receipt, StateMachine};
 use crate::merkle::{
-    verify_inclusion, HistoryTree, InclusionProof, MerkleLevels, MerkleProofError,
+    verify_history_inclusion, verify_inclusion, ConsistencyProof, HistoryTree, InclusionProof,
+    MerkleLevels, MerkleProofError,
 };
 use crate::state_tree::{
     application_position, nonce_position, prove, verify_state_proof, StateProof, StateProofError,
@@ -120,7 +121,9 @@ pub fn verify_receipt_inclusion(
 
 /// Checks that `block` (a header) is at its height in the history committed
 /// by `trusted` (a later header): against `trusted.history_root` over the
-/// `trusted.height` blocks before it.
+/// `trusted.height` blocks before it, whose leaves are the blocks' encoded
+/// headers (RFC 6962 hashing, so `trusted` may as well be a C2SP checkpoint
+/// of that size, checked with [`verify_history_inclusion`]).
 pub fn verify_block_in_history(
     trusted: &BlockHeader,
     block: &BlockHeader,
@@ -132,7 +135,12 @@ pub fn verify_block_in_history(
             size: block.height,
         });
     }
-    verify_inclusion(&trusted.history_root, trusted.height, &block.id(), proof)
+    verify_history_inclusion(
+        &trusted.history_root,
+        trusted.height,
+        &block.encode(),
+        proof,
+    )
 }
 
 /// Every level of one block's transaction and receipts trees, cached so
@@ -308,6 +316,34 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             &StoredHistory(&*self.store),
             height,
             head,
+        )?)
+    }
+
+    /// The proof that the history tree of `old_size` blocks is a prefix of
+    /// the one of `new_size` blocks, up to the blocks stored
+    /// (`new_size ≤` the durable head's height + 1). A tree of `n` blocks is
+    /// the one header `n` commits to (its `history_root`) and a C2SP
+    /// checkpoint of tree size `n` names; [`verify_history_consistency`]
+    /// checks the proof.
+    ///
+    /// [`verify_history_consistency`]: crate::merkle::verify_history_consistency
+    pub fn history_consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        self.settle()?;
+        if new_size > self.history.size() {
+            return Err(LedgerError::HeightUnavailable {
+                height: new_size,
+                oldest: 0,
+                head: self.applied_height(),
+            });
+        }
+        Ok(HistoryTree::consistency_proof(
+            &StoredHistory(&*self.store),
+            old_size,
+            new_size,
         )?)
     }
 

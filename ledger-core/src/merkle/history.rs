@@ -1,5 +1,14 @@
-//! The history tree: a Merkle tree over every block id, appended one block
-//! at a time, whose root goes into each header.
+//! The history tree: a Merkle tree with one leaf per block, the block's
+//! encoded header, appended one block at a time; the root over blocks
+//! `0 .. h` goes into the header of block `h`.
+//!
+//! It hashes as RFC 6962 does ([`Rfc6962Sha256`]: SHA-256, leaf prefix
+//! `0x00`, node prefix `0x01`, the empty tree `SHA-256("")`), so the
+//! `history_root` of header `n` is exactly the root hash of a C2SP
+//! `tlog-checkpoint` of tree size `n`, and its proofs are RFC 6962 / C2SP
+//! `tlog-tiles` proofs ([`verify_history_inclusion`],
+//! [`verify_history_consistency`]; tested against an independent
+//! implementation in `tests/history_interop.rs`).
 //!
 //! The tree keeps only its *frontier* in memory: the roots of the perfect
 //! subtrees that make up its leaves (one per set bit of the size, at most
@@ -13,8 +22,11 @@
 
 use std::collections::BTreeMap;
 
-use super::proof::{ConsistencyProof, InclusionProof, MerkleProofError, RangeRoots};
-use super::{leaf_hash, node_hash, EMPTY_ROOT};
+use super::hasher::{MerkleHasher, Rfc6962Sha256, EMPTY_SHA256_ROOT};
+use super::proof::{
+    verify_consistency_with, verify_inclusion_with, ConsistencyProof, InclusionProof,
+    MerkleProofError, RangeRoots,
+};
 use crate::hash::Hash;
 use crate::store::StoreError;
 
@@ -146,26 +158,28 @@ impl HistoryTree {
         self.size
     }
 
-    /// The root (RFC 9162 shape); [`EMPTY_ROOT`] for no leaves.
+    /// The root (RFC 6962 hashing and shape); [`EMPTY_SHA256_ROOT`] for no
+    /// leaves.
     pub fn root(&self) -> Hash {
         let mut roots = self.frontier.iter().rev().map(|(_, hash)| *hash);
         let Some(mut root) = roots.next() else {
-            return *EMPTY_ROOT;
+            return EMPTY_SHA256_ROOT;
         };
         for left in roots {
-            root = node_hash(&left, &root);
+            root = Rfc6962Sha256::node(&left, &root);
         }
         root
     }
 
-    /// Appends a leaf (a block id) and returns the perfect subtrees it
-    /// completed, for the caller to store: the leaf hash itself (level 0)
-    /// and every node it completed above it.
-    pub fn append(&mut self, leaf: &Hash) -> Vec<(NodePosition, Hash)> {
+    /// Appends a leaf (a block's encoded header) and returns the perfect
+    /// subtrees it completed, for the caller to store: the leaf hash itself
+    /// (level 0, `SHA-256(0x00 ‖ entry)`) and every node it completed above
+    /// it.
+    pub fn append(&mut self, entry: &[u8]) -> Vec<(NodePosition, Hash)> {
         let index = self.size;
         self.size += 1;
         let mut completed = Vec::with_capacity(2);
-        let hash = leaf_hash(leaf.as_bytes());
+        let hash = Rfc6962Sha256::leaf(entry);
         completed.push((NodePosition { level: 0, index }, hash));
         self.frontier.push((0, hash));
         while let [.., (left_level, left), (right_level, right)] = self.frontier[..] {
@@ -173,7 +187,7 @@ impl HistoryTree {
                 break;
             }
             let level = left_level + 1;
-            let merged = node_hash(&left, &right);
+            let merged = Rfc6962Sha256::node(&left, &right);
             self.frontier.truncate(self.frontier.len() - 2);
             self.frontier.push((level, merged));
             completed.push((
@@ -210,7 +224,7 @@ impl HistoryTree {
     /// The root of the tree of `size` leaves (a past size), from stored nodes.
     pub fn root_at<N: HistoryNodes + ?Sized>(nodes: &N, size: u64) -> Result<Hash, HistoryError> {
         if size == 0 {
-            return Ok(*EMPTY_ROOT);
+            return Ok(EMPTY_SHA256_ROOT);
         }
         StoredRanges(nodes).range_root(0, size)
     }
@@ -247,22 +261,61 @@ impl<N: HistoryNodes + ?Sized> RangeRoots for StoredRanges<'_, N> {
         let mut parts = parts.into_iter().rev();
         let mut root = parts.next().ok_or(MerkleProofError::WrongLength)?;
         for left in parts {
-            root = node_hash(&left, &root);
+            root = Rfc6962Sha256::node(&left, &root);
         }
         Ok(root)
     }
 }
 
+/// Checks that `entry` (a block's encoded header) is leaf `proof.index` of
+/// the history tree of `size` leaves with root `root` (RFC 6962 hashing;
+/// RFC 9162 §2.1.3.2). Pure; never panics. `root` and `size` must come
+/// together from a trusted source: a header's `history_root` and `height`,
+/// or a checkpoint's root hash and tree size.
+pub fn verify_history_inclusion(
+    root: &Hash,
+    size: u64,
+    entry: &[u8],
+    proof: &InclusionProof,
+) -> Result<(), MerkleProofError> {
+    verify_inclusion_with::<Rfc6962Sha256>(root, size, &Rfc6962Sha256::leaf(entry), proof)
+}
+
+/// Checks that the history tree of `old_size` leaves with root `old_root`
+/// is a prefix of the one of `new_size` leaves with root `new_root`
+/// (RFC 6962 hashing; RFC 9162 §2.1.4.2). Pure; never panics. Each size
+/// must be the trusted size of its root (a header's `height` with its
+/// `history_root`, a checkpoint's tree size with its root hash).
+pub fn verify_history_consistency(
+    old_size: u64,
+    old_root: &Hash,
+    new_size: u64,
+    new_root: &Hash,
+    proof: &ConsistencyProof,
+) -> Result<(), MerkleProofError> {
+    verify_consistency_with::<Rfc6962Sha256>(old_size, old_root, new_size, new_root, proof)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{hash, Domain};
-    use crate::merkle::{merkle_root, verify_consistency, verify_inclusion};
+
+    /// The RFC 6962 §2.1 tree hash, by its recursive definition.
+    fn mth(entries: &[Vec<u8>]) -> Hash {
+        match entries {
+            [] => EMPTY_SHA256_ROOT,
+            [entry] => Rfc6962Sha256::leaf(entry),
+            _ => {
+                let k = crate::merkle::largest_power_of_two_below(entries.len() as u64) as usize;
+                Rfc6962Sha256::node(&mth(&entries[..k]), &mth(&entries[k..]))
+            }
+        }
+    }
 
     #[test]
     fn appends_match_batch_roots_and_proofs_come_from_stored_nodes() {
-        let ids: Vec<Hash> = (0..100u64)
-            .map(|i| hash(Domain::BlockHeader, &i.to_le_bytes()))
+        let ids: Vec<Vec<u8>> = (0..100u64)
+            .map(|i| format!("entry {i}").into_bytes())
             .collect();
         let mut tree = HistoryTree::new();
         let mut nodes = MemoryHistoryNodes::default();
@@ -271,7 +324,7 @@ mod tests {
             let completed = tree.append(id);
             assert!(completed.len() <= 1 + 64);
             nodes.insert_all(completed);
-            assert_eq!(tree.root(), merkle_root(&ids[..=n]));
+            assert_eq!(tree.root(), mth(&ids[..=n]));
             roots.push(tree.root());
             let restored = HistoryTree::restore(tree.size(), &nodes).unwrap();
             assert_eq!(restored, tree);
@@ -283,16 +336,19 @@ mod tests {
             );
             for index in [0, size / 2, size - 1] {
                 let proof = HistoryTree::inclusion_proof(&nodes, index, size).unwrap();
-                assert_eq!(
-                    proof,
-                    InclusionProof::from_leaves(&ids[..size as usize], index).unwrap()
-                );
-                verify_inclusion(&roots[size as usize], size, &ids[index as usize], &proof)
+                verify_history_inclusion(&roots[size as usize], size, &ids[index as usize], &proof)
                     .unwrap();
+                let other = &ids[((index + 1) % size) as usize];
+                if size > 1 {
+                    assert!(
+                        verify_history_inclusion(&roots[size as usize], size, other, &proof)
+                            .is_err()
+                    );
+                }
             }
             for old in [0, 1, size / 3, size - 1, size] {
                 let proof = HistoryTree::consistency_proof(&nodes, old, size).unwrap();
-                verify_consistency(
+                verify_history_consistency(
                     old,
                     &roots[old as usize],
                     size,

@@ -1,6 +1,12 @@
 //! Inclusion and consistency proofs (RFC 9162 §2.1.3, §2.1.4): generation,
 //! canonical encoding, and pure verification that never panics.
 //!
+//! The algorithms are the same for every tree; the hashing is a
+//! [`MerkleHasher`](super::hasher::MerkleHasher) parameter of the verifiers
+//! (`verify.rs`: [`verify_inclusion_with`], [`verify_consistency_with`]).
+//! [`verify_inclusion`] and [`verify_consistency`] are the blake3 trees'
+//! (transactions, receipts); the history tree's are in [`super::history`].
+//!
 //! Encodings (little-endian):
 //!
 //! | proof | bytes |
@@ -15,9 +21,15 @@
 
 use bytes::Bytes;
 
-use super::{largest_power_of_two_below, leaf_hash, merkle_root, node_hash, EMPTY_ROOT};
+use super::{largest_power_of_two_below, merkle_root};
 use crate::codec::{DecodeError, Limit, Reader};
 use crate::hash::Hash;
+
+mod verify;
+
+pub use verify::{
+    verify_consistency, verify_consistency_with, verify_inclusion, verify_inclusion_with,
+};
 
 /// Most hashes in a proof: an inclusion proof in a tree of fewer than 2^64
 /// leaves has at most 64, a consistency proof at most 65.
@@ -348,154 +360,6 @@ fn decode(input: &Bytes) -> Result<(u64, u64, Vec<Hash>), MerkleProofError> {
     }
     reader.finish()?;
     Ok((first, second, path))
-}
-
-/// Checks that `leaf` (the leaf's data, e.g. a transaction id) is at
-/// `proof.index` in the tree of `size` leaves with root `root`
-/// (RFC 9162 §2.1.3.2). Pure; never panics.
-///
-/// `root` and `size` must come together from a trusted source (a header's
-/// `tx_root` and `tx_count`, or `history_root` and `height`): an RFC 9162
-/// path can fit more than one size, so the size is checked here rather than
-/// taken from the proof.
-pub fn verify_inclusion(
-    root: &Hash,
-    size: u64,
-    leaf: &Hash,
-    proof: &InclusionProof,
-) -> Result<(), MerkleProofError> {
-    if proof.size != size {
-        return Err(MerkleProofError::SizeMismatch {
-            proof: proof.size,
-            trusted: size,
-        });
-    }
-    if proof.index >= proof.size {
-        return Err(MerkleProofError::IndexOutOfRange {
-            index: proof.index,
-            size: proof.size,
-        });
-    }
-    if proof.path.len() > MAX_PROOF_HASHES {
-        return Err(MerkleProofError::WrongLength);
-    }
-    let mut f = proof.index;
-    let mut s = proof.size.saturating_sub(1);
-    let mut computed = leaf_hash(leaf.as_bytes());
-    for sibling in &proof.path {
-        if s == 0 {
-            return Err(MerkleProofError::WrongLength);
-        }
-        if f & 1 == 1 || f == s {
-            computed = node_hash(sibling, &computed);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            computed = node_hash(&computed, sibling);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(MerkleProofError::WrongLength);
-    }
-    if computed != *root {
-        return Err(MerkleProofError::RootMismatch {
-            computed,
-            expected: *root,
-        });
-    }
-    Ok(())
-}
-
-/// Checks that the tree of `old_size` leaves with root `old_root` is a
-/// prefix of the tree of `new_size` leaves with root `new_root`
-/// (RFC 9162 §2.1.4.2). Pure; never panics. Each size must be the trusted
-/// size of its root; the proof's sizes must equal them.
-pub fn verify_consistency(
-    old_size: u64,
-    old_root: &Hash,
-    new_size: u64,
-    new_root: &Hash,
-    proof: &ConsistencyProof,
-) -> Result<(), MerkleProofError> {
-    for (proof_size, trusted) in [(proof.old_size, old_size), (proof.new_size, new_size)] {
-        if proof_size != trusted {
-            return Err(MerkleProofError::SizeMismatch {
-                proof: proof_size,
-                trusted,
-            });
-        }
-    }
-    let (old, new) = (proof.old_size, proof.new_size);
-    if old > new {
-        return Err(MerkleProofError::SizeOrder { old, new });
-    }
-    if proof.path.len() > MAX_PROOF_HASHES {
-        return Err(MerkleProofError::WrongLength);
-    }
-    if old == 0 {
-        // Every tree extends the empty one.
-        if !proof.path.is_empty() {
-            return Err(MerkleProofError::WrongLength);
-        }
-        return check_root(old_root, &EMPTY_ROOT);
-    }
-    if old == new {
-        if !proof.path.is_empty() {
-            return Err(MerkleProofError::WrongLength);
-        }
-        return check_root(new_root, old_root);
-    }
-    // When the old tree is a perfect subtree, its root starts the path.
-    let mut path = proof.path.iter();
-    let first = if old.is_power_of_two() {
-        *old_root
-    } else {
-        *path.next().ok_or(MerkleProofError::WrongLength)?
-    };
-    let mut f = old.saturating_sub(1);
-    let mut s = new.saturating_sub(1);
-    while f & 1 == 1 {
-        f >>= 1;
-        s >>= 1;
-    }
-    let mut old_computed = first;
-    let mut new_computed = first;
-    for sibling in path {
-        if s == 0 {
-            return Err(MerkleProofError::WrongLength);
-        }
-        if f & 1 == 1 || f == s {
-            old_computed = node_hash(sibling, &old_computed);
-            new_computed = node_hash(sibling, &new_computed);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            new_computed = node_hash(&new_computed, sibling);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(MerkleProofError::WrongLength);
-    }
-    check_root(&old_computed, old_root)?;
-    check_root(&new_computed, new_root)
-}
-
-fn check_root(computed: &Hash, expected: &Hash) -> Result<(), MerkleProofError> {
-    if computed != expected {
-        return Err(MerkleProofError::RootMismatch {
-            computed: *computed,
-            expected: *expected,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

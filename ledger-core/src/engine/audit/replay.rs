@@ -197,7 +197,7 @@ impl Replay {
         }
         self.check_receipts(store, height, &executed.receipts, report)?;
         self.record_indexes(&verified.block, &verified.tx_ids, height);
-        for (position, hash) in self.history.append(&header.id()) {
+        for (position, hash) in self.history.append(&header.encode()) {
             self.history_nodes
                 .push((position.to_key().to_vec(), hash.0.to_vec()));
         }
@@ -228,7 +228,7 @@ impl Replay {
             return Some("timestamp goes backwards".into());
         }
         if header.history_root != self.history.root() {
-            return Some("history root differs from the earlier blocks' ids".into());
+            return Some("history root differs from the earlier blocks' headers".into());
         }
         None
     }
