@@ -4,6 +4,9 @@
 //! log's (every cosignature returned before the kill is consistent with its
 //! state).
 
+// Test helpers outside #[test] functions: a failure is a failing test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! fork of the log: the witness never rolls back and never co-signs two
 //! roots for one size. And a restart reloads the state from disk.
 
+// Helpers outside #[test] functions: a failure is a failing test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

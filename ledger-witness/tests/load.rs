@@ -2,6 +2,9 @@
 //! add-checkpoint requests from many logs at once on loopback, with durable
 //! (group-committed) state; prints the rate. Bounded in count and time.
 
+// Helpers outside #[test] functions: a failure is a failing test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

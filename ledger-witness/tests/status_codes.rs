@@ -1,6 +1,9 @@
 //! Every status code of `add-checkpoint` at its trigger, on loopback, and
 //! the interoperability of the cosignature returned.
 
+// Helpers outside #[test] functions: a failure is a failing test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

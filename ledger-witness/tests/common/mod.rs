@@ -1,6 +1,7 @@
 //! Shared helpers of the witness's integration tests: keys, a log's
 //! reference tree, request bodies, and a witness on loopback.
-#![allow(dead_code)]
+// Test helpers: a failure here is a failing test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::sync::Arc;
