@@ -1,0 +1,112 @@
+//! A minimal `add-checkpoint` client over one HTTP/1.1 keep-alive
+//! connection: what a log (or a test) needs to ask a witness for a
+//! cosignature.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::{header, Request};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// The largest response body the client reads.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// How long the client waits for a whole exchange.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Connecting failed.
+    #[error("connecting: {0}")]
+    Connect(#[from] std::io::Error),
+    /// The HTTP exchange failed.
+    #[error("http: {0}")]
+    Http(String),
+    /// No answer within [`CLIENT_TIMEOUT`].
+    #[error("timed out")]
+    Timeout,
+}
+
+/// A witness's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A connection to a witness.
+#[derive(Debug)]
+pub struct Client {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Client {
+    /// Connects to a witness.
+    ///
+    /// # Errors
+    /// The connection or the HTTP handshake failed.
+    pub async fn connect(addr: SocketAddr) -> Result<Self, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        // The connection ends with an error when the server closes it; the
+        // next request then reports it.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender })
+    }
+
+    /// Posts an `add-checkpoint` request body.
+    ///
+    /// # Errors
+    /// The exchange failed or timed out.
+    pub async fn add_checkpoint(&mut self, body: Vec<u8>) -> Result<Answer, ClientError> {
+        tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(body))
+            .await
+            .map_err(|_| ClientError::Timeout)?
+    }
+
+    async fn exchange(&mut self, body: Vec<u8>) -> Result<Answer, ClientError> {
+        let http = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
+        self.sender.ready().await.map_err(|e| http(&e))?;
+        let request = Request::post("/add-checkpoint")
+            .header(header::HOST, "witness")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| http(&e))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| http(&e))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| http(&e))?
+            .to_bytes()
+            .to_vec();
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    }
+}

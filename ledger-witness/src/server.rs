@@ -1,0 +1,233 @@
+//! The HTTP side: `POST /add-checkpoint` routed by axum, over HTTP/1.1
+//! connections (keep-alive) served by hyper on tokio, with a bounded number
+//! of connections, a header read timeout, a bounded body read under a
+//! timeout, and an orderly shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::witness::{Witness, WitnessError};
+use crate::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_BYTES};
+
+/// The `Content-Type` of a 409 answer's body, the latest co-signed size.
+pub const TLOG_SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
+
+/// The server's timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerConfig {
+    /// How long a client has to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    witness: Arc<Witness>,
+    body_read_timeout: Duration,
+}
+
+/// The witness's routes.
+fn router(witness: Arc<Witness>, config: ServerConfig) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .with_state(AppState {
+            witness,
+            body_read_timeout: config.body_read_timeout,
+        })
+}
+
+async fn add_checkpoint(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match read_and_add(&app, &headers, body).await {
+        Ok(line) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            line,
+        )
+            .into_response(),
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn read_and_add(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, WitnessError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_REQUEST_BYTES as u64) {
+        return Err(WitnessError::TooLarge);
+    }
+    let collected = tokio::time::timeout(
+        app.body_read_timeout,
+        Limited::new(body, MAX_REQUEST_BYTES).collect(),
+    )
+    .await
+    .map_err(|_| WitnessError::Timeout)?
+    .map_err(|e| {
+        if e.is::<LengthLimitError>() {
+            WitnessError::TooLarge
+        } else {
+            WitnessError::Body(e.to_string())
+        }
+    })?;
+    app.witness.add_checkpoint(&collected.to_bytes()).await
+}
+
+/// The response to a refused or failed request: the status, and a body
+/// as c2sp.org/tlog-witness requires (for 409, the latest size).
+pub fn error_response(error: &WitnessError) -> Response {
+    let status = error.status();
+    match error {
+        WitnessError::Conflict { latest } => (
+            status,
+            [(header::CONTENT_TYPE, TLOG_SIZE_CONTENT_TYPE)],
+            format!("{latest}\n"),
+        )
+            .into_response(),
+        WitnessError::RateLimited => (
+            status,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/plain")),
+                (header::RETRY_AFTER, HeaderValue::from_static("1")),
+            ],
+            format!("{error}\n"),
+        )
+            .into_response(),
+        _ => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{error}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// A running witness server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection, waits for the commits in
+    /// flight, and returns once the server no longer holds the witness.
+    pub async fn shutdown(self) {
+        // The accept loop may have ended already; then nothing listens.
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (it only stops when shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Serves the witness on `listener` until shut down, with the default
+/// timeouts.
+///
+/// # Errors
+/// The listener's address cannot be read.
+pub fn serve(listener: TcpListener, witness: Arc<Witness>) -> std::io::Result<RunningServer> {
+    serve_with(listener, witness, ServerConfig::default())
+}
+
+/// Serves the witness on `listener` until shut down.
+///
+/// # Errors
+/// The listener's address cannot be read.
+pub fn serve_with(
+    listener: TcpListener,
+    witness: Arc<Witness>,
+    config: ServerConfig,
+) -> std::io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, witness, config, stopped));
+    Ok(RunningServer { addr, stop, task })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    witness: Arc<Witness>,
+    config: ServerConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let router = router(Arc::clone(&witness), config);
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => break,
+            permit = Arc::clone(&limit).acquire_owned() => permit,
+        };
+        // The semaphore is never closed.
+        let Ok(permit) = permit else { break };
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors or a connection reset before accept:
+                // back off a little rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Small responses: do not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        connections.spawn(async move {
+            let _permit = permit;
+            // A connection error concerns that client only.
+            let _ = connection.await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    witness.drain().await;
+}
