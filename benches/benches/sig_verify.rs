@@ -28,10 +28,15 @@
 //!   our verifier builds (2n + 1 for distinct keys, n + keys + 1 when
 //!   merged), each made with the same dependency calls as our verifier,
 //!   against the whole batch (ours, one chunk) and dalek's `verify_batch`.
+//!   Measured in CPU time of the whole process (every thread's run time
+//!   from `/proc/self/task/*/schedstat`, in nanoseconds), not wall time: on
+//!   a shared machine the parts, measured one after another, would
+//!   otherwise each see a different load.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -289,6 +294,91 @@ fn block(c: &mut Criterion) {
     group.finish();
 }
 
+/// CPU time of the whole process in nanoseconds: the sum of every thread's
+/// run time (`/proc/self/task/*/schedstat`, first field). The running
+/// thread's figure lags by at most its current time slice.
+fn process_cpu_ns() -> u64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path().join("schedstat");
+            let stat = std::fs::read_to_string(path).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Criterion measurement: process CPU time (see [`process_cpu_ns`]).
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_ns().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+/// Formats CPU nanoseconds as µs or ms, throughput as elements per CPU
+/// second.
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else {
+            (1e-6, "ms cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let elements = match throughput {
+            Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => {
+                *n as f64
+            }
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Bits(n) => *n as f64,
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = elements * 1e9 / *v / 1e3);
+        "K/cpu-s"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns cpu"
+    }
+}
+
 /// Signatures of the parts benches: one chunk, one thread.
 const PARTS_SIGNATURES: usize = 1_024;
 
@@ -332,7 +422,7 @@ fn coefficients(items: &[SignatureItem<'_>]) -> Vec<u128> {
         .collect()
 }
 
-fn parts(c: &mut Criterion) {
+fn parts(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("sig_verify_parts");
     group.throughput(Throughput::Elements(PARTS_SIGNATURES as u64));
     group.sample_size(20);
@@ -415,5 +505,10 @@ fn parts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, signers, screening, batch_sizes, block, parts);
-criterion_main!(benches);
+criterion_group!(benches, signers, screening, batch_sizes, block);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = parts
+}
+criterion_main!(benches, cpu_benches);
