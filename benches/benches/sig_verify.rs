@@ -45,8 +45,8 @@ use curve25519_dalek::traits::VartimeMultiscalarMul;
 use ledger_benches::{signed_transactions, BLOCK_TXS, SENDERS};
 use ledger_core::verify::{SignatureItem, SignatureVerifier, VerifierConfig};
 use ledger_core::{Domain, Hash, Signature, Transaction};
-use sha2::{Digest, Sha512};
 use rand::{RngExt, SeedableRng};
+use sha2::{Digest, Sha512};
 
 /// Seed of the random invalid positions and bit flips.
 const SEED: u64 = 0x5eed_51c5;
@@ -362,9 +362,7 @@ impl ValueFormatter for CpuTimeFormatter {
         values: &mut [f64],
     ) -> &'static str {
         let elements = match throughput {
-            Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => {
-                *n as f64
-            }
+            Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => *n as f64,
             Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
             Throughput::Bits(n) => *n as f64,
         };
@@ -488,10 +486,9 @@ fn parts(c: &mut Criterion<CpuTime>) {
         scalars.push(-b_scalar);
         points.push(ED25519_BASEPOINT_POINT);
         assert_eq!(points.len(), PARTS_SIGNATURES + signers + 1);
-        group.bench_function(
-            format!("{prefix}/msm_alone_{}_points", points.len()),
-            |b| b.iter(|| EdwardsPoint::vartime_multiscalar_mul(&scalars, &points)),
-        );
+        group.bench_function(format!("{prefix}/msm_alone_{}_points", points.len()), |b| {
+            b.iter(|| EdwardsPoint::vartime_multiscalar_mul(&scalars, &points))
+        });
 
         let v = verifier(1, PARTS_SIGNATURES, 1 << 16);
         v.verify_items(&items).expect("warm the key cache");
