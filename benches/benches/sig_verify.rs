@@ -20,14 +20,33 @@
 //! * `sig_verify_block_10k`: the benchmark block on one and two threads,
 //!   with and without the key cache, and with one and 1% invalid signatures
 //!   (every 100th, one bit of `R` flipped).
+//! * `sig_verify_parts`: where a batch's time goes. On 1,024 signatures by
+//!   1,024 distinct keys and by 10 keys, one thread: decompressing every
+//!   `R`, hashing every `k = SHA-512(R ‖ A ‖ M) mod ℓ`, deriving the random
+//!   coefficients (blake3 over the batch, 16 bytes of output each), and the
+//!   multiscalar multiplication alone over as many points and scalars as
+//!   our verifier builds (2n + 1 for distinct keys, n + keys + 1 when
+//!   merged), each made with the same dependency calls as our verifier,
+//!   against the whole batch (ours, one chunk) and dalek's `verify_batch`.
+//!   Measured in CPU time of the whole process (every thread's run time
+//!   from `/proc/self/task/*/schedstat`, in nanoseconds), not wall time: on
+//!   a shared machine the parts, measured one after another, would
+//!   otherwise each see a different load.
 
+use std::hint::black_box;
 use std::sync::Arc;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::VartimeMultiscalarMul;
 use ledger_benches::{signed_transactions, BLOCK_TXS, SENDERS};
 use ledger_core::verify::{SignatureItem, SignatureVerifier, VerifierConfig};
-use ledger_core::{Hash, Signature, Transaction};
+use ledger_core::{Domain, Hash, Signature, Transaction};
 use rand::{RngExt, SeedableRng};
+use sha2::{Digest, Sha512};
 
 /// Seed of the random invalid positions and bit flips.
 const SEED: u64 = 0x5eed_51c5;
@@ -275,5 +294,218 @@ fn block(c: &mut Criterion) {
     group.finish();
 }
 
+/// CPU time of the whole process in nanoseconds: the sum of every thread's
+/// run time (`/proc/self/task/*/schedstat`, first field). The running
+/// thread's figure lags by at most its current time slice.
+fn process_cpu_ns() -> u64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path().join("schedstat");
+            let stat = std::fs::read_to_string(path).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Criterion measurement: process CPU time (see [`process_cpu_ns`]).
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_ns().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+/// Formats CPU nanoseconds as µs or ms, throughput as elements per CPU
+/// second.
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else {
+            (1e-6, "ms cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let elements = match throughput {
+            Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => *n as f64,
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Bits(n) => *n as f64,
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = elements * 1e9 / *v / 1e3);
+        "K/cpu-s"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns cpu"
+    }
+}
+
+/// Signatures of the parts benches: one chunk, one thread.
+const PARTS_SIGNATURES: usize = 1_024;
+
+/// `k = SHA-512(R ‖ A ‖ M) mod ℓ`, as the verifier computes it.
+fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8; 32]) -> Scalar {
+    let mut hasher = Sha512::new();
+    hasher.update(r);
+    hasher.update(a);
+    hasher.update(message);
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(hasher.finalize().as_slice());
+    Scalar::from_bytes_mod_order_wide(&wide)
+}
+
+/// The 128-bit coefficients as the verifier derives them: the batch's keys,
+/// signatures and messages hashed in pieces of 64 items, then 16 bytes of
+/// the output stream per signature.
+fn coefficients(items: &[SignatureItem<'_>]) -> Vec<u128> {
+    const ITEM_BYTES: usize = 32 + 64 + 32;
+    let mut hasher = Domain::BatchVerification.hasher();
+    hasher.update(&(items.len() as u64).to_le_bytes());
+    let mut piece = [0u8; ITEM_BYTES * 64];
+    let mut filled = 0;
+    for item in items {
+        let slot = &mut piece[filled..filled + ITEM_BYTES];
+        slot[..32].copy_from_slice(&item.public_key.0);
+        slot[32..96].copy_from_slice(&item.signature.0);
+        slot[96..].copy_from_slice(item.message.as_bytes());
+        filled += ITEM_BYTES;
+        if filled == piece.len() {
+            hasher.update(&piece);
+            filled = 0;
+        }
+    }
+    hasher.update(&piece[..filled]);
+    let mut bytes = vec![0u8; 16 * items.len()];
+    hasher.finalize_xof().fill(&mut bytes);
+    bytes
+        .chunks_exact(16)
+        .map(|word| u128::from_le_bytes(word.try_into().expect("16 bytes")))
+        .collect()
+}
+
+fn parts(c: &mut Criterion<CpuTime>) {
+    let mut group = c.benchmark_group("sig_verify_parts");
+    group.throughput(Throughput::Elements(PARTS_SIGNATURES as u64));
+    group.sample_size(20);
+    for signers in [PARTS_SIGNATURES, 10] {
+        let txs = signed_transactions(PARTS_SIGNATURES, signers);
+        let dalek = DalekInputs::new(&txs);
+        let messages: Vec<Hash> = txs.iter().map(Transaction::signing_message).collect();
+        let items: Vec<SignatureItem<'_>> = txs
+            .iter()
+            .zip(&messages)
+            .map(|(tx, message)| SignatureItem {
+                public_key: tx.sender(),
+                signature: tx.signature(),
+                message: *message,
+            })
+            .collect();
+        let r_bytes: Vec<[u8; 32]> = items
+            .iter()
+            .map(|item| item.signature.0[..32].try_into().expect("32 bytes"))
+            .collect();
+        let prefix = format!("{signers}_keys");
+
+        group.bench_function(format!("{prefix}/r_decompression"), |b| {
+            b.iter(|| {
+                for r in &r_bytes {
+                    black_box(CompressedEdwardsY(*r).decompress().expect("R"));
+                }
+            })
+        });
+        group.bench_function(format!("{prefix}/k_sha512"), |b| {
+            b.iter(|| {
+                for (item, r) in items.iter().zip(&r_bytes) {
+                    black_box(challenge(r, &item.public_key.0, item.message.as_bytes()));
+                }
+            })
+        });
+        group.bench_function(format!("{prefix}/coefficients"), |b| {
+            b.iter(|| black_box(coefficients(&items)))
+        });
+
+        // The multiplication alone: the points and scalars our verifier
+        // passes for this batch (the `Rᵢ` with 128-bit `zᵢ`, one full-size
+        // scalar per distinct key, the basepoint).
+        let z = coefficients(&items);
+        let mut scalars: Vec<Scalar> = z.iter().map(|&z| Scalar::from(z)).collect();
+        let mut points: Vec<EdwardsPoint> = r_bytes
+            .iter()
+            .map(|r| CompressedEdwardsY(*r).decompress().expect("R"))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for (item, r) in items.iter().zip(&r_bytes) {
+            if seen.insert(item.public_key.0) {
+                points.push(
+                    CompressedEdwardsY(item.public_key.0)
+                        .decompress()
+                        .expect("A"),
+                );
+                scalars.push(challenge(r, &item.public_key.0, item.message.as_bytes()));
+            }
+        }
+        // A full-size basepoint scalar, as `−Σ zᵢ·sᵢ` is.
+        let b_scalar: Scalar = scalars.iter().skip(PARTS_SIGNATURES).sum();
+        scalars.push(-b_scalar);
+        points.push(ED25519_BASEPOINT_POINT);
+        assert_eq!(points.len(), PARTS_SIGNATURES + signers + 1);
+        group.bench_function(format!("{prefix}/msm_alone_{}_points", points.len()), |b| {
+            b.iter(|| EdwardsPoint::vartime_multiscalar_mul(&scalars, &points))
+        });
+
+        let v = verifier(1, PARTS_SIGNATURES, 1 << 16);
+        v.verify_items(&items).expect("warm the key cache");
+        group.bench_function(format!("{prefix}/ledger_batch"), |b| {
+            b.iter(|| v.verify_items(&items).expect("valid"))
+        });
+        group.bench_function(format!("{prefix}/dalek_verify_batch"), |b| {
+            b.iter(|| dalek.verify_batch(PARTS_SIGNATURES))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(benches, signers, screening, batch_sizes, block);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = parts
+}
+criterion_main!(benches, cpu_benches);
