@@ -101,10 +101,11 @@ pub use checkpoint::{
 pub use codec::{DecodeError, EncodeError, Limit};
 pub use engine::{
     audit_store, error_chain, execute_transactions, verify_block, verify_block_in_history,
-    verify_receipt_inclusion, verify_transaction_inclusion, ApplyTimings, AuditFinding,
-    AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport, ExecutedBlock,
-    ExecutionError, FindingKind, Heights, InvalidTransactions, Ledger, LedgerConfig, LedgerError,
-    StateRead, StateRecord, TransactionRecord, VerifiedBlock, DEFAULT_BLOCK_CACHE_BYTES,
+    verify_receipt_inclusion, verify_transaction_inclusion, verify_witnessed, ApplyTimings,
+    AuditFinding, AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport,
+    ExecutedBlock, ExecutionError, FindingKind, Heights, InvalidTransactions, Ledger, LedgerConfig,
+    LedgerError, StateRead, StateRecord, TransactionRecord, VerifiedBlock, VerifiedRecord,
+    WitnessedProof, WitnessedProofError, WitnessedRecord, DEFAULT_BLOCK_CACHE_BYTES,
     DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES, MAX_AUDIT_FINDINGS,
 };
 pub use hash::{hash, Domain, Hash};
