@@ -50,6 +50,13 @@
 //! note is a checkpoint signed by the log and cosigned by a quorum of
 //! witnesses, or exactly why not.
 //!
+//! [`verify_witnessed`] puts a checkpoint and a record together: one call
+//! checks a [`WitnessedProof`] (a transaction with its receipt, or a state
+//! value, its block header and the header's history proof, built by
+//! [`Ledger::witnessed_transaction_proof`] or
+//! [`Ledger::witnessed_state_proof`]) against a checkpoint note, the log key
+//! and the witness policy, and says yes or which step failed.
+//!
 //! Queries answer with proofs that standalone functions check:
 //! [`StateRecord::verify`], [`TransactionRecord::verify`],
 //! [`verify_block_in_history`], [`verify_history_inclusion`],
