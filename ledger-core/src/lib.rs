@@ -50,6 +50,13 @@
 //! note is a checkpoint signed by the log and cosigned by a quorum of
 //! witnesses, or exactly why not.
 //!
+//! [`verify_witnessed`] puts a checkpoint and a record together: one call
+//! checks a [`WitnessedProof`] (a transaction with its receipt, or a state
+//! value, its block header and the header's history proof, built by
+//! [`Ledger::witnessed_transaction_proof`] or
+//! [`Ledger::witnessed_state_proof`]) against a checkpoint note, the log key
+//! and the witness policy, and says yes or which step failed.
+//!
 //! Queries answer with proofs that standalone functions check:
 //! [`StateRecord::verify`], [`TransactionRecord::verify`],
 //! [`verify_block_in_history`], [`verify_history_inclusion`],
@@ -101,10 +108,11 @@ pub use checkpoint::{
 pub use codec::{DecodeError, EncodeError, Limit};
 pub use engine::{
     audit_store, error_chain, execute_transactions, verify_block, verify_block_in_history,
-    verify_receipt_inclusion, verify_transaction_inclusion, ApplyTimings, AuditFinding,
-    AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport, ExecutedBlock,
-    ExecutionError, FindingKind, Heights, InvalidTransactions, Ledger, LedgerConfig, LedgerError,
-    StateRead, StateRecord, TransactionRecord, VerifiedBlock, DEFAULT_BLOCK_CACHE_BYTES,
+    verify_receipt_inclusion, verify_transaction_inclusion, verify_witnessed, ApplyTimings,
+    AuditFinding, AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport,
+    ExecutedBlock, ExecutionError, FindingKind, Heights, InvalidTransactions, Ledger, LedgerConfig,
+    LedgerError, StateRead, StateRecord, TransactionRecord, VerifiedBlock, VerifiedRecord,
+    WitnessedProof, WitnessedProofError, WitnessedRecord, DEFAULT_BLOCK_CACHE_BYTES,
     DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES, MAX_AUDIT_FINDINGS,
 };
 pub use hash::{hash, Domain, Hash};

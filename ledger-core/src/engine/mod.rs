@@ -48,6 +48,7 @@ mod open;
 mod propose;
 mod query;
 pub(crate) mod records;
+mod witnessed;
 
 use std::sync::Arc;
 
@@ -74,6 +75,9 @@ pub use execute::{
 pub use query::{
     verify_block_in_history, verify_receipt_inclusion, verify_transaction_inclusion, StateRecord,
     TransactionRecord,
+};
+pub use witnessed::{
+    verify_witnessed, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
 };
 
 use commit::{Committer, InFlight};

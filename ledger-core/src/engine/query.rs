@@ -30,11 +30,12 @@ use super::execute::StateRead;
 use super::head_values::CommittedState;
 use super::open::StoredHistory;
 use super::records::{decode_height, decode_receipts, height_key, receipt_at, TxLocation};
+use super::witnessed::{WitnessedProof, WitnessedRecord};
 use super::{Ledger, LedgerError};
 
 /// A transaction with everything needed to check that it is in the ledger
 /// and what became of it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransactionRecord {
     /// The transaction.
@@ -68,7 +69,7 @@ impl TransactionRecord {
 }
 
 /// A state value (or its absence) at a height, with its proof.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StateRecord {
     /// The value, if present.
@@ -317,6 +318,94 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             height,
             head,
         )?)
+    }
+
+    /// The proof that the block at `height` is in the history tree of
+    /// `size` blocks (`height < size ≤` the durable head's height + 1): the
+    /// tree header `size` commits to, and a C2SP checkpoint of tree size
+    /// `size` names. [`verify_history_inclusion`] checks it.
+    pub fn history_proof_at(&self, height: u64, size: u64) -> Result<InclusionProof, LedgerError> {
+        self.settle()?;
+        if size > self.history.size() {
+            return Err(LedgerError::HeightUnavailable {
+                height: size,
+                oldest: 0,
+                head: self.applied_height(),
+            });
+        }
+        Ok(HistoryTree::inclusion_proof(
+            &StoredHistory(&*self.store),
+            height,
+            size,
+        )?)
+    }
+
+    /// The transaction with id `id` and its receipt, proved against its
+    /// block header, and that header's inclusion in the history tree of
+    /// `checkpoint_size` blocks: with a checkpoint of that size,
+    /// [`verify_witnessed`] checks it. `None` if there is no such
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`LedgerError::HeightUnavailable`] if the transaction's block is not
+    /// below `checkpoint_size`, or `checkpoint_size` is above the durable
+    /// head's height + 1; store errors.
+    ///
+    /// [`verify_witnessed`]: super::verify_witnessed
+    pub fn witnessed_transaction_proof(
+        &self,
+        id: &Hash,
+        checkpoint_size: u64,
+    ) -> Result<Option<WitnessedProof>, LedgerError> {
+        let Some(record) = self.transaction(id)? else {
+            return Ok(None);
+        };
+        let history = self.witnessed_history(record.header.height, checkpoint_size)?;
+        Ok(Some(WitnessedProof::new(
+            WitnessedRecord::Transaction(record),
+            history,
+        )))
+    }
+
+    /// The value of application key `key` at `height` (or its absence),
+    /// proved against that height's header, and the header's inclusion in
+    /// the history tree of `checkpoint_size` blocks: with a checkpoint of
+    /// that size, [`verify_witnessed`] checks it.
+    ///
+    /// # Errors
+    /// [`LedgerError::HeightUnavailable`] if `height` is not below
+    /// `checkpoint_size`, is pruned, or `checkpoint_size` is above the
+    /// durable head's height + 1; store errors.
+    ///
+    /// [`verify_witnessed`]: super::verify_witnessed
+    pub fn witnessed_state_proof(
+        &self,
+        key: &[u8],
+        height: u64,
+        checkpoint_size: u64,
+    ) -> Result<WitnessedProof, LedgerError> {
+        let history = self.witnessed_history(height, checkpoint_size)?;
+        let record = self.state(key, Some(height))?;
+        Ok(WitnessedProof::new(
+            WitnessedRecord::State {
+                key: Bytes::copy_from_slice(key),
+                record,
+            },
+            history,
+        ))
+    }
+
+    /// The history proof of block `height` in a checkpoint of `size`, or
+    /// why the block is not in it.
+    fn witnessed_history(&self, height: u64, size: u64) -> Result<InclusionProof, LedgerError> {
+        if height >= size {
+            return Err(LedgerError::HeightUnavailable {
+                height,
+                oldest: 0,
+                head: size.checked_sub(1),
+            });
+        }
+        self.history_proof_at(height, size)
     }
 
     /// The proof that the history tree of `old_size` blocks is a prefix of
