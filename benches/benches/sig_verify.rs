@@ -158,6 +158,18 @@ impl DalekInputs {
 /// workload's senders (1,000), and 10 keys.
 const SIGNER_COUNTS: [usize; 3] = [BLOCK_TXS, SENDERS, 10];
 
+/// Our verifier's items for `txs` with their signing `messages`.
+fn signature_items<'a>(txs: &'a [Transaction], messages: &[Hash]) -> Vec<SignatureItem<'a>> {
+    txs.iter()
+        .zip(messages)
+        .map(|(tx, message)| SignatureItem {
+            public_key: tx.sender(),
+            signature: tx.signature(),
+            message: *message,
+        })
+        .collect()
+}
+
 fn signers(c: &mut Criterion) {
     let mut group = c.benchmark_group("sig_verify_signers");
     group.throughput(Throughput::Elements(BLOCK_TXS as u64));
@@ -166,15 +178,7 @@ fn signers(c: &mut Criterion) {
         let txs = signed_transactions(BLOCK_TXS, signers);
         let dalek = DalekInputs::new(&txs);
         let messages: Vec<Hash> = txs.iter().map(Transaction::signing_message).collect();
-        let items: Vec<SignatureItem<'_>> = txs
-            .iter()
-            .zip(&messages)
-            .map(|(tx, message)| SignatureItem {
-                public_key: tx.sender(),
-                signature: tx.signature(),
-                message: *message,
-            })
-            .collect();
+        let items = signature_items(&txs, &messages);
         for threads in [1usize, 2] {
             let v = default_verifier(threads);
             v.verify_transactions(&txs).expect("warm the key cache");
@@ -428,15 +432,7 @@ fn parts(c: &mut Criterion<CpuTime>) {
         let txs = signed_transactions(PARTS_SIGNATURES, signers);
         let dalek = DalekInputs::new(&txs);
         let messages: Vec<Hash> = txs.iter().map(Transaction::signing_message).collect();
-        let items: Vec<SignatureItem<'_>> = txs
-            .iter()
-            .zip(&messages)
-            .map(|(tx, message)| SignatureItem {
-                public_key: tx.sender(),
-                signature: tx.signature(),
-                message: *message,
-            })
-            .collect();
+        let items = signature_items(&txs, &messages);
         let r_bytes: Vec<[u8; 32]> = items
             .iter()
             .map(|item| item.signature.0[..32].try_into().expect("32 bytes"))

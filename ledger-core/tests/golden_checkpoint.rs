@@ -16,33 +16,12 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::golden::{check_or_bless, fixture};
 
 use ledger_core::checkpoint::{Checkpoint, Note, Policy, SignatureType, SignerKey, VerifierKey};
 use ledger_core::verify_checkpoint;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn check_or_bless(name: &str, text: &str) {
-    let path = fixture(name);
-    if std::env::var_os("LEDGER_BLESS").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let stored = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with LEDGER_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    for (line, (stored, now)) in stored.lines().zip(text.lines()).enumerate() {
-        assert_eq!(stored, now, "{name} line {} changed", line + 1);
-    }
-    assert_eq!(stored, text, "{name} changed");
-}
 
 fn log() -> SignerKey {
     SignerKey::new("ledger.example/log/7", SignatureType::Ed25519, &[0x4c; 32]).unwrap()

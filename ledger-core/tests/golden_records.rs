@@ -16,41 +16,16 @@
 )]
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::golden::check_or_bless;
 use ledger_core::hash::to_hex;
 use ledger_core::store::KeyRange;
 use ledger_core::testing::{account_key, key, sign, Op, ScriptedApp};
 use ledger_core::{Column, Ledger, LedgerConfig, MemStore, PublicKey, StoreRead, Transaction};
 
 const CHAIN: u64 = 0x601d;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn check_or_bless(name: &str, text: &str) {
-    let path = fixture(name);
-    if std::env::var_os("LEDGER_BLESS").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let stored = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with LEDGER_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    for (line, (stored, now)) in stored.lines().zip(text.lines()).enumerate() {
-        assert_eq!(stored, now, "{name} line {} changed", line + 1);
-    }
-    assert_eq!(
-        stored.lines().count(),
-        text.lines().count(),
-        "{name}: line count changed"
-    );
-}
 
 fn golden_ledger() -> Ledger<MemStore, ScriptedApp> {
     let (minter, alice, bob) = (key(1), key(2), key(3));

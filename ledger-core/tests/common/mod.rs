@@ -10,6 +10,8 @@
     reason = "each test binary uses part of this; a panic in a test is a failing test"
 )]
 
+pub mod golden;
+
 use ed25519_dalek::SigningKey;
 use ledger_core::testing::{account_key, key, sign, Op, ScriptedApp};
 use ledger_core::{Block, Ledger, LedgerConfig, PublicKey, Signature, Store};

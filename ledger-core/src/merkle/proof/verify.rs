@@ -71,13 +71,7 @@ pub fn verify_inclusion_with<H: MerkleHasher>(
     if s != 0 {
         return Err(MerkleProofError::WrongLength);
     }
-    if computed != *root {
-        return Err(MerkleProofError::RootMismatch {
-            computed,
-            expected: *root,
-        });
-    }
-    Ok(())
+    check_root(&computed, root)
 }
 
 /// Checks that the blake3 tree ([`Blake3Merkle`]) of `old_size` leaves
