@@ -32,6 +32,7 @@
 
 mod cache;
 mod memory;
+mod merge;
 mod node;
 mod position;
 mod proof;
@@ -42,6 +43,7 @@ mod verifying;
 
 pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
 pub use memory::MemoryStateTree;
+pub use merge::{merge_versions, CheckpointDelta};
 pub use node::{
     leaf_key, range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots, LEAF_KEY_BYTES,
 };
@@ -53,7 +55,7 @@ pub use prove::prove;
 #[cfg(feature = "testing")]
 pub(crate) use stored::decode_stale as decode_stale_list;
 pub(crate) use stored::stored_column;
-pub use stored::{add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
+pub use stored::{add_delta_to_batch, add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 pub use verifying::VerifyingReader;
 

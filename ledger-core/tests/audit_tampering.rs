@@ -1,6 +1,7 @@
 //! The audit catches every tampered record. A small ledger (five blocks,
-//! transfers, a failed transaction, events, a deleted key, retention 2 so
-//! that pruning has run) is built on the in-memory store; then, one at a
+//! transfers, a failed transaction, events, a deleted key, retention 2 and
+//! state checkpoints every two blocks so that merging and pruning have
+//! run, and a last checkpoint of every block) is built on the in-memory store; then, one at a
 //! time, every stored record of every column is changed through the store's
 //! own API (so no checksum can notice): a byte flipped, the record deleted;
 //! and a record is inserted into every column, at a key inside and a key
@@ -34,6 +35,9 @@ const CHAIN: u64 = 0xa0d17;
 fn config() -> LedgerConfig {
     let mut config = LedgerConfig::new(CHAIN);
     config.state_retention = 2;
+    // State checkpoints of two blocks' merged state, so that merging and
+    // pruning have run.
+    config.checkpoint_blocks = 2;
     config
 }
 
@@ -136,6 +140,8 @@ fn small_ledger() -> MemStore {
             .apply_block(ledger.verify_block(block).unwrap())
             .unwrap();
     }
+    // Every block's state in the store, to tamper with.
+    assert_eq!(ledger.checkpoint_state().unwrap(), Some(4));
     store
 }
 

@@ -3,7 +3,11 @@
 //! **Invariants:** a refused block leaves the store and the ledger exactly
 //! as they were (every write goes into one batch, committed last, and the
 //! ledger's memory changes only after the batch is committed or handed to
-//! the commit thread); blocks commit in order, one at a time.
+//! the commit thread); blocks commit in order, one at a time. A block's
+//! batch holds the block's own records (block, id, transaction index,
+//! receipts, history nodes, head), never state: the state of the blocks
+//! after the last state checkpoint is in memory (`layers`) and reaches the
+//! store in the next checkpoint (`checkpointing`).
 
 use std::sync::Arc;
 
@@ -14,14 +18,14 @@ use crate::limits::HEADER_BYTES;
 use crate::machine::{Receipt, StateMachine};
 use crate::merkle::{merkle_root, HistoryTree};
 use crate::state_tree::{
-    add_pruning_to_batch, add_writes_to_batch, apply_updates, NodeKey, StateTreeError,
-    StateTreeReader, StateTreeWrites, StoredStateTree, VerifyingReader,
+    apply_updates, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites, StoredStateTree,
+    VerifyingReader,
 };
 use crate::store::{Column, Store, WriteBatch};
 use crate::types::{Block, BlockHeader, Transaction};
 use crate::verify::SignatureVerifier;
 
-use super::commit::{InFlight, PendingReader, PendingState};
+use super::commit::InFlight;
 use super::execute::{
     execute_transactions, execute_with_scratch, BlockContext, InvalidTransactions,
 };
@@ -110,12 +114,17 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
 
     /// Applies and commits a verified block. On any error nothing is
     /// written and the ledger is unchanged. Returns once the block is
-    /// durable (as `config.durability` defines it).
+    /// durable (as `config.durability` defines it): its record, not its
+    /// state, which stays in memory until a background state checkpoint
+    /// (see [`LedgerConfig::checkpoint_blocks`](super::LedgerConfig)).
     pub fn apply_block(&mut self, verified: VerifiedBlock) -> Result<BlockOutcome, LedgerError> {
         self.settle()?;
+        self.before_apply()?;
         let (staged, batch) = self.stage(verified)?;
         self.store.commit(batch, self.config.durability)?;
-        Ok(self.finish(staged))
+        let outcome = self.finish(staged);
+        self.after_apply()?;
+        Ok(outcome)
     }
 
     /// Applies a verified block and commits it on a background thread:
@@ -136,20 +145,19 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     pub fn apply_block_overlapped(
         &mut self,
         verified: VerifiedBlock,
-    ) -> Result<BlockOutcome, LedgerError>
-    where
-        S: 'static,
-    {
+    ) -> Result<BlockOutcome, LedgerError> {
+        self.before_apply()?;
         let (staged, batch) = self.stage(verified)?;
         let committer = match &mut self.committer {
             Some(committer) => committer,
             committer @ None => committer.insert(Committer::start(Arc::clone(&self.store))?),
         };
-        let pending = Arc::new(PendingState::new(&staged.writes));
         let done = committer.submit(batch, self.config.durability)?;
         // `stage` waited for the previous commit: the head is durable.
-        *self.in_flight.lock() = Some(InFlight::new(pending, done, self.head));
-        Ok(self.finish(staged))
+        *self.in_flight.lock() = Some(InFlight::new(done, self.head));
+        let outcome = self.finish(staged);
+        self.after_apply()?;
+        Ok(outcome)
     }
 
     /// Checks, executes and prepares a block and its batch without
@@ -178,19 +186,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let commit_start = std::time::Instant::now();
 
         let head = Head::new(header);
-        let mut batch =
-            WriteBatch::with_capacity(executed.writes.nodes.len() + 2 * tx_ids.len() + 16);
-        add_writes_to_batch(&executed.writes, &mut batch);
-        // Commits happen in block order, and pruning must see every stale
-        // list written so far.
+        let mut batch = WriteBatch::with_capacity(tx_ids.len() + 64);
+        // Commits happen in block order.
         self.settle()?;
-        if header.height >= self.config.state_retention {
-            add_pruning_to_batch(
-                &*self.store,
-                header.height - self.config.state_retention,
-                &mut batch,
-            )?;
-        }
         add_block_to_batch(&block, &head, &tx_ids, &executed.receipts, &mut batch);
         // The history tree's leaf is the encoded header (as a C2SP log entry).
         let encoded_header = header.encode();
@@ -252,6 +250,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         for (position, value) in &writes.values {
             self.head_values.insert(*position, value.as_ref());
         }
+        if self.layers.len() == 0 {
+            self.layers_since = std::time::Instant::now();
+        }
+        self.layers.push(Arc::new(writes));
         self.history = history;
         self.head = Some(head);
         timings.commit = commit_start.elapsed();
@@ -275,17 +277,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     ) -> Result<Executed, LedgerError> {
         let start = std::time::Instant::now();
         let stored = StoredStateTree::new(&*self.store);
-        // The writes of a block still being committed in the background.
-        let pending = self
-            .in_flight
-            .lock()
-            .as_ref()
-            .map(|commit| Arc::clone(&commit.pending));
-        let overlay = PendingReader {
-            pending: pending.as_deref(),
-            inner: &stored,
-        };
-        let reader = self.node_cache.reader(&overlay);
+        let layered = self.layers.reader(&stored);
+        let reader = self.node_cache.reader(&layered);
         let base = self.applied_height();
         let committed = CommittedState {
             reader: &reader,
@@ -332,7 +325,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.settle()?;
         let base = self.applied_height();
         let stored = StoredStateTree::new(&*self.store);
-        let verifying = VerifyingReader::new(&stored, base, self.head.map(|h| h.header.state_root));
+        let layered = self.layers.reader(&stored);
+        let verifying =
+            VerifyingReader::new(&layered, base, self.head.map(|h| h.header.state_root));
         let committed = CommittedState {
             reader: &verifying,
             version: base,
@@ -363,10 +358,15 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     pub(super) fn state_root_at(&self, version: u64) -> Result<Hash, LedgerError> {
         self.settle()?;
         let stored = StoredStateTree::new(&*self.store);
+        let layered = self.layers.reader(&stored);
         let key = NodeKey::root(version);
-        let node = self.node_cache.reader(&stored).node(&key)?.ok_or_else(|| {
-            LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
-        })?;
+        let node = self
+            .node_cache
+            .reader(&layered)
+            .node(&key)?
+            .ok_or_else(|| {
+                LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
+            })?;
         Ok(node.hash())
     }
 }

@@ -1,6 +1,7 @@
 //! The overlapped commit: one long-lived thread that commits blocks' batches
-//! in order, the block in flight, and the overlay through which execution
-//! reads that block's writes until they are in the store.
+//! in order, and the block in flight. (A block's batch holds no state: its
+//! state stays in memory until a state checkpoint, so execution of the next
+//! block reads it from there whether or not the block is durable yet.)
 //!
 //! **Invariant:** at most one block is in flight, and it is the applied
 //! head; the durable head is the block before it until its commit returns.
@@ -8,19 +9,11 @@
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use foldhash::HashMap;
-
 use super::Head;
-use crate::hash::Hash;
-use crate::state_tree::{Node, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites};
 use crate::store::{Durability, Store, StoreError, WriteBatch};
-use crate::value::StateValue;
 
-/// A commit running on the commit thread, the state-tree writes it carries
-/// (which reads consult until it is done), and the durable head meanwhile.
+/// A commit running on the commit thread, and the durable head meanwhile.
 pub(super) struct InFlight {
-    pub(super) pending: Arc<PendingState>,
     done: Option<Receiver<Result<(), StoreError>>>,
     /// The durable head while this commit runs: the block before it.
     pub(super) durable_before: Option<Head>,
@@ -28,12 +21,10 @@ pub(super) struct InFlight {
 
 impl InFlight {
     pub(super) fn new(
-        pending: Arc<PendingState>,
         done: Receiver<Result<(), StoreError>>,
         durable_before: Option<Head>,
     ) -> Self {
         InFlight {
-            pending,
             done: Some(done),
             durable_before,
         }
@@ -134,50 +125,5 @@ impl Drop for Committer {
             // commit thread.
             let _ = thread.join();
         }
-    }
-}
-
-/// One block's state-tree writes, indexed for reads.
-pub(super) struct PendingState {
-    version: u64,
-    nodes: HashMap<NodeKey, Node>,
-    values: HashMap<Hash, Option<StateValue>>,
-}
-
-impl PendingState {
-    pub(super) fn new(writes: &StateTreeWrites) -> Self {
-        PendingState {
-            version: writes.version,
-            nodes: writes.nodes.iter().cloned().collect(),
-            values: writes
-                .values
-                .iter()
-                .map(|(position, value)| (*position, value.clone()))
-                .collect(),
-        }
-    }
-}
-
-/// Reads the state tree through the writes of a block being committed.
-pub(super) struct PendingReader<'a, R: ?Sized> {
-    pub(super) pending: Option<&'a PendingState>,
-    pub(super) inner: &'a R,
-}
-
-impl<R: StateTreeReader + ?Sized> StateTreeReader for PendingReader<'_, R> {
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
-        if let Some(node) = self.pending.and_then(|pending| pending.nodes.get(key)) {
-            return Ok(Some(node.clone()));
-        }
-        self.inner.node(key)
-    }
-
-    fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
-        if let Some(pending) = self.pending.filter(|pending| version >= pending.version) {
-            if let Some(value) = pending.values.get(position) {
-                return Ok(value.as_ref().map(StateValue::to_bytes));
-            }
-        }
-        self.inner.value_at(position, version)
     }
 }

@@ -105,10 +105,24 @@ pub enum LedgerError {
         /// The head.
         head: Option<u64>,
     },
-    /// A background commit failed: the ledger's memory is ahead of its
-    /// store, so it refuses every call until it is reopened (which recovers
-    /// the last durable block).
-    #[error("a background commit failed; reopen the ledger")]
+    /// The state at this height is not kept: the store holds the state of
+    /// its state checkpoints (those in the retention window) and memory the
+    /// heights after the last one; the heights between two checkpoints are
+    /// not kept once the later one is written.
+    #[error(
+        "the state at height {height} is not kept (last state checkpoint {checkpoint:?}; \
+         kept: the retained checkpoints and every height after the last one)"
+    )]
+    StateNotKept {
+        /// Asked for.
+        height: u64,
+        /// The last state checkpoint.
+        checkpoint: Option<u64>,
+    },
+    /// A background commit or state checkpoint failed: the ledger's memory
+    /// is ahead of its store, so it refuses every call until it is reopened
+    /// (which recovers the last durable block).
+    #[error("a background commit or state checkpoint failed; reopen the ledger")]
     Poisoned(#[source] StoreError),
 }
 
@@ -137,6 +151,7 @@ impl LedgerError {
             | LedgerError::Proof(_)
             | LedgerError::Corrupt { .. }
             | LedgerError::HeightUnavailable { .. }
+            | LedgerError::StateNotKept { .. }
             | LedgerError::Poisoned(_) => false,
         }
     }

@@ -40,14 +40,17 @@
 
 mod apply;
 mod audit;
+mod checkpointing;
 mod commit;
 mod error;
 pub(crate) mod execute;
 mod head_values;
+mod layers;
 mod open;
 mod propose;
 mod query;
 pub(crate) mod records;
+pub(crate) mod state_checkpoint;
 mod witnessed;
 
 use std::sync::Arc;
@@ -82,7 +85,9 @@ pub use witnessed::{
 
 use commit::{Committer, InFlight};
 use head_values::HeadValues;
+use layers::StateLayers;
 use query::BlockLeaves;
+use state_checkpoint::{Checkpointer, PendingCheckpoint};
 
 /// Default number of state versions kept readable (and provable): about a
 /// day of blocks at one block per minute.
@@ -96,6 +101,17 @@ pub const DEFAULT_VALUE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// receipt queries (every level of a block's two trees: about 1.3 MB for a
 /// block of 10,000 transactions): 32 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Default number of blocks after which the state is checkpointed.
+pub const DEFAULT_CHECKPOINT_BLOCKS: u64 = 32;
+
+/// Default time after which the state is checkpointed (if a block came).
+pub const DEFAULT_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Default budget of the state versions held in memory between
+/// checkpoints: 1 GiB. A checkpoint starts once they hold a quarter of it,
+/// and applying waits for checkpoints while they hold all of it.
+pub const DEFAULT_STATE_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 
 /// How a [`Ledger`] runs. Build it with [`LedgerConfig::new`] and change
 /// the fields you need.
@@ -116,6 +132,16 @@ pub struct LedgerConfig {
     pub value_cache_bytes: usize,
     /// Memory budget of the per-block proof cache of queries, in bytes.
     pub block_cache_bytes: usize,
+    /// A state checkpoint starts once this many blocks are held in memory
+    /// (at least 1).
+    pub checkpoint_blocks: u64,
+    /// ... or once the oldest block held in memory is this old.
+    pub checkpoint_interval: std::time::Duration,
+    /// ... or once the blocks held in memory hold a quarter of this many
+    /// bytes (estimated). Applying a block waits for checkpoints while they
+    /// hold all of it: memory stays inside the budget however slow the
+    /// store is.
+    pub state_memory_bytes: usize,
 }
 
 impl LedgerConfig {
@@ -129,6 +155,9 @@ impl LedgerConfig {
             node_cache_bytes: crate::state_tree::DEFAULT_NODE_CACHE_BYTES,
             value_cache_bytes: DEFAULT_VALUE_CACHE_BYTES,
             block_cache_bytes: DEFAULT_BLOCK_CACHE_BYTES,
+            checkpoint_blocks: DEFAULT_CHECKPOINT_BLOCKS,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            state_memory_bytes: DEFAULT_STATE_MEMORY_BYTES,
         }
     }
 }
@@ -142,9 +171,39 @@ pub struct Heights {
     pub applied: Option<u64>,
     /// The last block known durable: it survives a crash.
     pub durable: Option<u64>,
-    /// The last block whose state is in the store. Today every commit
-    /// writes the state with its block, so it equals `durable`.
+    /// The last block whose state is in the store (the last state
+    /// checkpoint). Reopening replays the durable blocks after it.
     pub state_checkpoint: Option<u64>,
+}
+
+/// The state checkpoints and the versions held in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckpointReport {
+    /// The last state checkpoint.
+    pub checkpoint: Option<u64>,
+    /// State versions held in memory (after the checkpoint).
+    pub versions_in_memory: usize,
+    /// Their estimated bytes ([`LedgerConfig::state_memory_bytes`]).
+    pub memory_bytes: usize,
+    /// Checkpoints written since the ledger was opened.
+    pub checkpoints_written: u64,
+    /// Bytes they wrote.
+    pub checkpoint_bytes_written: u64,
+    /// Times applying a block waited for a checkpoint (memory was full).
+    pub backpressure_waits: u64,
+}
+
+/// What opening the ledger replayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Blocks after the last state checkpoint, replayed into memory.
+    pub replayed_blocks: u64,
+    /// Their transactions.
+    pub replayed_transactions: u64,
+    /// How long the replay took.
+    pub duration: std::time::Duration,
 }
 
 /// What the ledger's caches hold, against their budgets.
@@ -251,6 +310,20 @@ pub struct Ledger<S: Store, M: StateMachine> {
     /// The applied head.
     head: Option<Head>,
     history: HistoryTree,
+    /// Every state version after the last checkpoint.
+    layers: StateLayers,
+    /// The last committed state checkpoint.
+    state_checkpoint: Option<u64>,
+    /// The state checkpoint being written, if any.
+    checkpoint_in_flight: Option<PendingCheckpoint>,
+    /// The checkpoint thread, started by the first checkpoint. Declared
+    /// after `checkpoint_in_flight`, so that a drop waits for that
+    /// checkpoint before it ends the thread.
+    checkpointer: Option<Checkpointer>,
+    /// When the oldest version in memory was applied.
+    layers_since: std::time::Instant,
+    checkpoint_report: CheckpointReport,
+    recovery: RecoveryReport,
 }
 
 impl<S: Store, M: StateMachine> std::fmt::Debug for Ledger<S, M> {
@@ -306,12 +379,26 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
 
     /// Applied, durable and state-checkpoint heights.
     pub fn heights(&self) -> Heights {
-        let durable = self.durable_height();
         Heights {
             applied: self.applied_height(),
-            durable,
-            state_checkpoint: durable,
+            durable: self.durable_height(),
+            state_checkpoint: self.state_checkpoint,
         }
+    }
+
+    /// The state checkpoints and the versions held in memory.
+    pub fn checkpoint_report(&self) -> CheckpointReport {
+        CheckpointReport {
+            checkpoint: self.state_checkpoint,
+            versions_in_memory: self.layers.len(),
+            memory_bytes: self.layers.bytes(),
+            ..self.checkpoint_report
+        }
+    }
+
+    /// What opening the ledger replayed.
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.recovery
     }
 
     /// The store.

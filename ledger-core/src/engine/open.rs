@@ -17,8 +17,10 @@ use crate::types::{Block, BlockHeader};
 use crate::verify::SignatureVerifier;
 
 use super::head_values::HeadValues;
+use super::layers::StateLayers;
 use super::records::{height_key, HEAD_KEY};
-use super::{Head, Ledger, LedgerConfig, LedgerError};
+use super::state_checkpoint::last_checkpoint;
+use super::{CheckpointReport, Head, Ledger, LedgerConfig, LedgerError, RecoveryReport};
 
 /// History nodes in the store.
 pub(super) struct StoredHistory<'a, S: ?Sized>(pub(super) &'a S);
@@ -41,15 +43,19 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// Opens the ledger in `store`: recovers the committed head and checks
     /// that the store agrees with it — the head's block is stored and
     /// matches it, no block is stored above it (or at all, without a head),
-    /// and the stored state and history roots are the head's.
+    /// the last state checkpoint is at most the head and its state root is
+    /// its block's and the stored tree's, and the history root is the
+    /// head's. Then replays the blocks after the checkpoint into memory
+    /// (see [`Ledger::recovery_report`]), checking every root.
     pub fn open(store: S, machine: M, config: LedgerConfig) -> Result<Self, LedgerError> {
-        let head = read_head(&store)?;
-        check_blocks_around_head(&store, head.as_ref())?;
-        let history = match &head {
+        let durable = read_head(&store)?;
+        check_blocks_around_head(&store, durable.as_ref())?;
+        let history = match &durable {
             None => HistoryTree::new(),
             Some(head) => HistoryTree::restore(head.header.height + 1, &StoredHistory(&store))?,
         };
-        let ledger = Ledger {
+        let checkpoint = last_checkpoint(&store)?;
+        let mut ledger = Ledger {
             verifier: SignatureVerifier::new(config.verifier.clone()),
             node_cache: NodeCache::new(config.node_cache_bytes),
             head_values: HeadValues::new(config.value_cache_bytes),
@@ -61,22 +67,68 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             failed: parking_lot::Mutex::new(None),
             machine,
             config,
-            head,
+            head: None,
             history,
+            layers: StateLayers::default(),
+            state_checkpoint: checkpoint.map(|record| record.height),
+            checkpoint_in_flight: None,
+            checkpointer: None,
+            layers_since: std::time::Instant::now(),
+            checkpoint_report: CheckpointReport::default(),
+            recovery: RecoveryReport::default(),
         };
-        if let Some(head) = &ledger.head {
-            if head.header.chain_id != ledger.config.chain_id {
-                return Err(LedgerError::WrongChain {
-                    expected: ledger.config.chain_id,
-                    found: head.header.chain_id,
-                });
+        let Some(durable) = durable else {
+            if let Some(record) = checkpoint {
+                return Err(LedgerError::corrupt(
+                    Column::StateCheckpoints,
+                    &height_key(record.height),
+                    "a state checkpoint is stored but no block",
+                ));
             }
-            let state_root = ledger.state_root_at(head.header.height)?;
-            super::apply::check_root("stored state", head.header.state_root, state_root)?;
-            let history_root =
-                HistoryTree::root_at(&StoredHistory(&*ledger.store), head.header.height)?;
-            super::apply::check_root("stored history", head.header.history_root, history_root)?;
+            return Ok(ledger);
+        };
+        if durable.header.chain_id != ledger.config.chain_id {
+            return Err(LedgerError::WrongChain {
+                expected: ledger.config.chain_id,
+                found: durable.header.chain_id,
+            });
         }
+        // The state checkpoint: at most the head, its root the one of its
+        // block's header and of the stored tree.
+        let replay_from = match checkpoint {
+            None => 0,
+            Some(record) => {
+                let key = height_key(record.height);
+                let corrupt =
+                    |detail: &str| LedgerError::corrupt(Column::StateCheckpoints, &key, detail);
+                if record.height > durable.header.height {
+                    return Err(corrupt("the state checkpoint is above the head"));
+                }
+                let header = ledger
+                    .header_at(record.height)?
+                    .ok_or_else(|| corrupt("the checkpoint's block is missing"))?;
+                if header.state_root != record.state_root {
+                    return Err(corrupt("the checkpoint's state root is not its block's"));
+                }
+                let stored = ledger.state_root_at(record.height)?;
+                super::apply::check_root("stored state", header.state_root, stored)?;
+                ledger.head = Some(Head::new(header));
+                record.height + 1
+            }
+        };
+        if replay_from <= durable.header.height {
+            ledger.replay(replay_from, durable.header.height)?;
+        }
+        if ledger.head != Some(durable) {
+            return Err(LedgerError::corrupt(
+                Column::Meta,
+                HEAD_KEY,
+                "replay did not end at the head",
+            ));
+        }
+        let history_root =
+            HistoryTree::root_at(&StoredHistory(&*ledger.store), durable.header.height)?;
+        super::apply::check_root("stored history", durable.header.history_root, history_root)?;
         Ok(ledger)
     }
 }

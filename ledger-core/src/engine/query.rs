@@ -454,12 +454,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         if height < self.oldest_state_height() {
             return Err(unavailable(height));
         }
+        self.check_state_kept(height)?;
         let header = self
             .header_at(height)?
             .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &height_key(height), "missing"))?;
         let stored = StoredStateTree::new(&*self.store);
+        let layered = self.layers.reader(&stored);
         let (value, proof) = prove(
-            &self.node_cache.reader(&stored),
+            &self.node_cache.reader(&layered),
             height,
             &application_position(key),
         )?;
@@ -470,12 +472,34 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         })
     }
 
+    /// Whether the state at `height` (at most the head) is kept: held in
+    /// memory (after the last state checkpoint) or a stored checkpoint.
+    fn check_state_kept(&self, height: u64) -> Result<(), LedgerError> {
+        if self
+            .state_checkpoint
+            .is_none_or(|checkpoint| height >= checkpoint)
+        {
+            return Ok(());
+        }
+        match self
+            .store
+            .get(Column::StateCheckpoints, &height_key(height))?
+        {
+            Some(_) => Ok(()),
+            None => Err(LedgerError::StateNotKept {
+                height,
+                checkpoint: self.state_checkpoint,
+            }),
+        }
+    }
+
     /// The next nonce `sender` must use, after the applied head.
     pub fn nonce(&self, sender: &PublicKey) -> Result<u64, LedgerError> {
         self.settle()?;
         let stored = StoredStateTree::new(&*self.store);
+        let layered = self.layers.reader(&stored);
         let state = CommittedState {
-            reader: &stored,
+            reader: &layered,
             version: self.applied_height(),
             cache: Some(&self.head_values),
         };

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::merge::CheckpointDelta;
 use super::node::{Node, NodeKey};
 use super::proof::StateProof;
 use super::prove::prove;
@@ -14,7 +15,7 @@ use super::{StateTreeError, StateTreeReader};
 use crate::hash::Hash;
 
 /// A versioned state tree held in memory.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MemoryStateTree {
     nodes: BTreeMap<NodeKey, Node>,
     values: BTreeMap<(Hash, u64), Option<Bytes>>,
@@ -63,6 +64,19 @@ impl MemoryStateTree {
         }
         self.stale.insert(writes.version, writes.stale);
         self.latest = Some(writes.version);
+    }
+
+    /// Stores a checkpoint's merged writes ([`super::merge_versions`]).
+    pub fn apply_delta(&mut self, delta: CheckpointDelta) {
+        for (key, node) in delta.nodes {
+            self.nodes.insert(key, node);
+        }
+        for (position, version, value) in delta.values {
+            self.values
+                .insert((position, version), value.map(Bytes::from));
+        }
+        self.stale.insert(delta.version, delta.stale);
+        self.latest = Some(delta.version);
     }
 
     /// Deletes everything that only versions older than `oldest_kept` need.

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use super::memory::MemoryStateTree;
+use super::merge::CheckpointDelta;
 use super::node::{leaf_key, Node, NodeKey};
 use super::update::{StaleEntry, StateTreeWrites};
 use super::{StateTreeError, StateTreeReader};
@@ -87,6 +88,33 @@ pub fn add_writes_to_batch(writes: &StateTreeWrites, batch: &mut WriteBatch) {
         Column::StateStale,
         writes.version.to_be_bytes().to_vec(),
         encode_stale(&writes.stale),
+    );
+}
+
+/// Adds a checkpoint's merged writes to `batch`: its nodes, each value
+/// record at the version that wrote it, and its stale list under the
+/// checkpoint's version.
+pub fn add_delta_to_batch(delta: &CheckpointDelta, batch: &mut WriteBatch) {
+    let encoded: Vec<(Vec<u8>, Vec<u8>)> = delta
+        .nodes
+        .par_iter()
+        .with_min_len(1024)
+        .map(|(key, node)| (key.encode(), node.encode()))
+        .collect();
+    for (key, node) in encoded {
+        batch.put(Column::StateNodes, key, node);
+    }
+    for (position, version, value) in &delta.values {
+        batch.put(
+            Column::StateValues,
+            leaf_key(position, *version).to_vec(),
+            encode_value_record(value.as_deref()),
+        );
+    }
+    batch.put(
+        Column::StateStale,
+        delta.version.to_be_bytes().to_vec(),
+        encode_stale(&delta.stale),
     );
 }
 

@@ -26,7 +26,7 @@ use bytes::Bytes;
 /// Schema version of the column layout. A store written with another version
 /// is refused at open ([`StoreError::SchemaMismatch`]); adding or changing a
 /// column bumps it.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `meta` key of a backend's marker record ("this is a ledger store").
 pub const STORE_MARKER_KEY: &[u8] = b"ledger-store";
@@ -58,6 +58,9 @@ pub enum Column {
     StateStale,
     /// History-tree nodes by level and index.
     History,
+    /// State checkpoints by height (u64 BE): the previous checkpoint's
+    /// height and the state root.
+    StateCheckpoints,
 }
 
 /// How a column is read most, so that backends can tune it.
@@ -76,7 +79,7 @@ pub enum AccessPattern {
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 9] = [
+    pub const ALL: [Column; 10] = [
         Column::Meta,
         Column::Blocks,
         Column::BlockIds,
@@ -86,6 +89,7 @@ impl Column {
         Column::StateValues,
         Column::StateStale,
         Column::History,
+        Column::StateCheckpoints,
     ];
 
     /// The column's position in [`Column::ALL`].
@@ -100,6 +104,7 @@ impl Column {
             Column::StateValues => 6,
             Column::StateStale => 7,
             Column::History => 8,
+            Column::StateCheckpoints => 9,
         }
     }
 
@@ -115,6 +120,7 @@ impl Column {
             Column::StateValues => "state_values",
             Column::StateStale => "state_stale",
             Column::History => "history",
+            Column::StateCheckpoints => "state_checkpoints",
         }
     }
 
@@ -125,9 +131,11 @@ impl Column {
                 AccessPattern::PointLookup
             }
             Column::StateValues => AccessPattern::PrefixSeek { prefix_len: 32 },
-            Column::Blocks | Column::Receipts | Column::StateStale | Column::History => {
-                AccessPattern::Sequential
-            }
+            Column::Blocks
+            | Column::Receipts
+            | Column::StateStale
+            | Column::History
+            | Column::StateCheckpoints => AccessPattern::Sequential,
         }
     }
 
@@ -391,8 +399,10 @@ pub trait StoreRead: Send + Sync {
     ) -> Result<Option<Entry>, StoreError>;
 }
 
-/// A ledger store: reads, snapshots and atomic commits.
-pub trait Store: StoreRead {
+/// A ledger store: reads, snapshots and atomic commits. A store owns its
+/// data (`'static`): the engine shares it with its commit and checkpoint
+/// threads.
+pub trait Store: StoreRead + 'static {
     /// Applies `batch` atomically: afterwards every write is visible, or
     /// (on error, or after a crash during the call) none is.
     fn commit(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError>;

@@ -208,6 +208,9 @@ pub fn audit_store<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
         None => last_contiguous_block(store)?,
     };
     let mut replay = Replay::new(config);
+    let (schedule, oldest_previous) = checkpoint_schedule(store)?;
+    check_oldest_checkpoint(&schedule, oldest_previous, config, &mut report);
+    replay.set_schedule(schedule, oldest_previous);
     if let Some(top) = top {
         // Blocks are read, decoded and their signatures verified one block
         // ahead, on another thread, while the current one re-executes.
@@ -278,7 +281,8 @@ pub fn audit_store<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
     for (column, _) in &columns {
         progress(AuditProgress::Column(*column));
     }
-    let state = &replay.state;
+    let stored_state = replay.take_stored_state();
+    let state = &stored_state;
     let partials: Vec<Result<AuditReport, StoreError>> = columns
         .into_par_iter()
         .map(|(column, expected)| {
@@ -292,6 +296,65 @@ pub fn audit_store<S: StoreRead + ?Sized, M: StateMachine + ?Sized>(
         report.merge(partial?);
     }
     Ok(report)
+}
+
+/// The state checkpoints the store claims: the keys of the
+/// `state_checkpoints` records, and of the stale lists from the oldest of
+/// them on (each checkpoint writes one, so a deleted record is still
+/// simulated, and found missing); and the oldest record's `previous`.
+fn checkpoint_schedule<S: StoreRead + ?Sized>(
+    store: &S,
+) -> Result<(std::collections::BTreeSet<u64>, Option<u64>), StoreError> {
+    let mut schedule = std::collections::BTreeSet::new();
+    let mut oldest_previous = None;
+    for entry in store.scan(Column::StateCheckpoints, KeyRange::all())? {
+        let (key, value) = entry?;
+        // A damaged record is not taken for a checkpoint (it is reported
+        // as wrong if its stale list says it is one, else as an orphan).
+        if let Ok(record) = super::state_checkpoint::CheckpointRecord::decode(&key, &value) {
+            if schedule.is_empty() {
+                oldest_previous = record.previous;
+            }
+            schedule.insert(record.height);
+        }
+    }
+    let first = schedule.first().copied();
+    for entry in store.scan(Column::StateStale, KeyRange::all())? {
+        let (key, _) = entry?;
+        if let Ok(height) = <[u8; 8]>::try_from(&key[..]) {
+            let height = u64::from_be_bytes(height);
+            if first.is_none_or(|first| height >= first) {
+                schedule.insert(height);
+            }
+        }
+    }
+    Ok((schedule, oldest_previous))
+}
+
+/// The engine deletes a checkpoint's record only once a newer checkpoint
+/// at or before the oldest kept version exists: the oldest record left
+/// names no previous one, or is at or before the oldest kept version of
+/// the newest checkpoint. Otherwise the record it names was deleted.
+fn check_oldest_checkpoint(
+    schedule: &std::collections::BTreeSet<u64>,
+    oldest_previous: Option<u64>,
+    config: &LedgerConfig,
+    report: &mut AuditReport,
+) {
+    let (Some(&oldest), Some(&newest), Some(previous)) =
+        (schedule.first(), schedule.last(), oldest_previous)
+    else {
+        return;
+    };
+    let pruned_to = newest.checked_sub(config.state_retention);
+    if pruned_to.is_none_or(|pruned_to| oldest > pruned_to) {
+        report.find(
+            Column::StateCheckpoints,
+            &height_key(previous),
+            FindingKind::Missing,
+            "the oldest checkpoint's previous one is within the retention window",
+        );
+    }
 }
 
 /// The head record, decoded (a finding if it is malformed).

@@ -6,12 +6,13 @@ use crate::engine::apply::{receipt_leaves, verify_block};
 use crate::engine::execute::{execute_transactions, BlockContext, InvalidTransactions};
 use crate::engine::head_values::CommittedState;
 use crate::engine::records::{encode_receipts, height_key, TxLocation};
+use crate::engine::state_checkpoint::CheckpointRecord;
 use crate::engine::LedgerConfig;
 use crate::hash::Hash;
 use crate::limits::HEADER_BYTES;
 use crate::machine::StateMachine;
 use crate::merkle::{merkle_root, HistoryTree};
-use crate::state_tree::MemoryStateTree;
+use crate::state_tree::{merge_versions, MemoryStateTree, StateTreeWrites};
 use crate::store::{Column, StoreError, StoreRead};
 use crate::types::{Block, BlockHeader};
 use crate::verify::SignatureVerifier;
@@ -71,7 +72,22 @@ pub(super) fn read_block<S: StoreRead + ?Sized>(
 pub(super) struct Replay {
     chain_id: u64,
     retention: u64,
+    /// Every version, pruned as the engine prunes: what execution reads.
     pub(super) state: MemoryStateTree,
+    /// The state columns as the store must hold them after the state
+    /// checkpoints of `schedule` (`None` while they equal `state`: before
+    /// the first checkpoint the audit knows, versions are simulated as
+    /// checkpointed one by one, which leaves the same records; see
+    /// `expected_columns`).
+    stored: Option<MemoryStateTree>,
+    /// Heights of the state checkpoints (from the store), and the stored
+    /// `previous` field of the oldest one (which names a pruned record).
+    schedule: std::collections::BTreeSet<u64>,
+    oldest_previous: Option<u64>,
+    /// Versions after the last simulated checkpoint.
+    pending: Vec<StateTreeWrites>,
+    last_checkpoint: Option<u64>,
+    checkpoint_records: Records,
     history: HistoryTree,
     history_nodes: Records,
     block_ids: Records,
@@ -88,6 +104,12 @@ impl Replay {
             chain_id: config.chain_id,
             retention: config.state_retention,
             state: MemoryStateTree::new(),
+            stored: None,
+            schedule: Default::default(),
+            oldest_previous: None,
+            pending: Vec::new(),
+            last_checkpoint: None,
+            checkpoint_records: Vec::new(),
             history: HistoryTree::new(),
             history_nodes: Vec::new(),
             block_ids: Vec::new(),
@@ -191,10 +213,13 @@ impl Replay {
         if writes.root_hash != header.state_root {
             return invalid(report, "the state root differs from re-execution".into());
         }
+        let root = writes.root_hash;
+        let copy = self.needs_writes(height).then(|| writes.clone());
         self.state.apply(writes);
         if height >= self.retention {
             self.state.prune(height - self.retention);
         }
+        self.checkpoint(copy, root, height);
         self.check_receipts(store, height, &executed.receipts, report)?;
         self.record_indexes(&verified.block, &verified.tx_ids, height);
         for (position, hash) in self.history.append(&header.encode()) {
@@ -208,6 +233,78 @@ impl Replay {
         report.blocks += 1;
         report.transactions += u64::from(header.tx_count);
         Ok(true)
+    }
+
+    /// Sets the state checkpoints the store claims (heights, and the
+    /// oldest one's `previous`), to simulate them.
+    pub(super) fn set_schedule(
+        &mut self,
+        schedule: std::collections::BTreeSet<u64>,
+        oldest_previous: Option<u64>,
+    ) {
+        self.schedule = schedule;
+        self.oldest_previous = oldest_previous;
+    }
+
+    /// Whether the simulation needs this version's writes: from the first
+    /// checkpoint the audit knows on, and before it too if that is the
+    /// ledger's first (its `previous` is none).
+    fn needs_writes(&self, height: u64) -> bool {
+        match self.schedule.first() {
+            None => false,
+            Some(&first) => height > first || self.oldest_previous.is_none(),
+        }
+    }
+
+    /// Simulates the state checkpoints: at each checkpoint height, merges
+    /// the versions since the previous one into the stored state. Before
+    /// the first checkpoint the audit knows, if older ones were pruned
+    /// (its `previous` names one), versions are simulated as checkpointed
+    /// one by one: that leaves the same records once pruning has passed
+    /// them, and the store's pruning has (the engine keeps the record of
+    /// the newest checkpoint at or before the oldest kept version, and
+    /// none older).
+    fn checkpoint(&mut self, writes: Option<StateTreeWrites>, root: Hash, height: u64) {
+        let Some(&first) = self.schedule.first() else {
+            return;
+        };
+        if let Some(writes) = writes {
+            self.pending.push(writes);
+        }
+        if !self.schedule.contains(&height) {
+            return;
+        }
+        let previous = if height == first {
+            self.oldest_previous.filter(|previous| *previous < height)
+        } else {
+            self.last_checkpoint
+        };
+        if height == first && self.oldest_previous.is_some() {
+            self.stored = Some(self.state.clone());
+        } else {
+            let refs: Vec<&StateTreeWrites> = self.pending.iter().collect();
+            let delta = merge_versions(self.last_checkpoint, &refs);
+            let stored = self.stored.get_or_insert_with(MemoryStateTree::new);
+            stored.apply_delta(delta);
+            if height >= self.retention {
+                stored.prune(height - self.retention);
+            }
+        }
+        self.pending.clear();
+        let record = CheckpointRecord {
+            height,
+            previous,
+            state_root: root,
+        };
+        self.checkpoint_records
+            .push((height_key(height).to_vec(), record.encode().to_vec()));
+        self.last_checkpoint = Some(height);
+    }
+
+    /// The state columns' tree as the store must hold it.
+    pub(super) fn take_stored_state(&mut self) -> MemoryStateTree {
+        // No checkpoint: the store holds no state.
+        self.stored.take().unwrap_or_default()
     }
 
     /// What is wrong with the header's place in the chain, if anything.
@@ -297,6 +394,10 @@ impl Replay {
             (
                 Column::History,
                 Some(std::mem::take(&mut self.history_nodes)),
+            ),
+            (
+                Column::StateCheckpoints,
+                Some(std::mem::take(&mut self.checkpoint_records)),
             ),
         ]
     }

@@ -1,0 +1,201 @@
+//! When the state is checkpointed, backpressure, and recovery.
+//!
+//! After each applied block the engine starts a state checkpoint (on the
+//! checkpoint thread, `state_checkpoint`) of every *durable* version in
+//! memory once [`LedgerConfig::checkpoint_blocks`] blocks,
+//! [`LedgerConfig::checkpoint_interval`] or a quarter of
+//! [`LedgerConfig::state_memory_bytes`] is reached, one at a time. Before
+//! each block it collects a finished checkpoint (dropping the versions it
+//! covers from memory) and, while the versions in memory hold the whole
+//! budget, waits for checkpoints instead of growing. A failed checkpoint
+//! poisons the ledger like a failed background commit.
+//!
+//! Opening replays the durable blocks after the last checkpoint into
+//! memory: execution and the state tree only (their signatures were
+//! verified before this node acknowledged them; `audit` re-verifies
+//! everything), each block's receipts and state roots checked against its
+//! stored header.
+//!
+//! [`LedgerConfig::checkpoint_blocks`]: super::LedgerConfig::checkpoint_blocks
+//! [`LedgerConfig::checkpoint_interval`]: super::LedgerConfig::checkpoint_interval
+//! [`LedgerConfig::state_memory_bytes`]: super::LedgerConfig::state_memory_bytes
+
+use std::sync::Arc;
+
+use crate::machine::StateMachine;
+use crate::merkle::merkle_root;
+use crate::state_tree::StateTreeError;
+use crate::store::{Column, Store, StoreError};
+
+use super::apply::{receipt_leaves, transaction_ids};
+use super::execute::InvalidTransactions;
+use super::records::height_key;
+use super::state_checkpoint::{write_checkpoint, CheckpointJob, Checkpointer};
+use super::{Head, Ledger, LedgerError};
+
+/// A checkpoint's error as the store error a poisoned ledger reports: a
+/// store error stays itself; anything else (a damaged stale list met while
+/// pruning) is store corruption.
+fn as_store_error(error: LedgerError) -> StoreError {
+    match error {
+        LedgerError::Store(error) | LedgerError::StateTree(StateTreeError::Storage(error)) => error,
+        other => StoreError::Corruption {
+            detail: super::error_chain(&other),
+        },
+    }
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Before a block: collects a finished checkpoint, and waits for
+    /// checkpoints while the versions in memory hold the whole budget.
+    pub(super) fn before_apply(&mut self) -> Result<(), LedgerError> {
+        self.failure()?;
+        self.collect_checkpoint(false)?;
+        if self.layers.bytes() < self.config.state_memory_bytes {
+            return Ok(());
+        }
+        self.checkpoint_report.backpressure_waits += 1;
+        self.collect_checkpoint(true)?;
+        if self.layers.bytes() >= self.config.state_memory_bytes {
+            // Make every applied block durable, then checkpoint them all.
+            self.settle()?;
+            self.start_checkpoint()?;
+            self.collect_checkpoint(true)?;
+        }
+        Ok(())
+    }
+
+    /// After a block: starts a checkpoint if one is due.
+    pub(super) fn after_apply(&mut self) -> Result<(), LedgerError> {
+        self.collect_checkpoint(false)?;
+        if self.checkpoint_in_flight.is_none() && self.checkpoint_due() {
+            self.start_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let held = self.layers.len() as u64;
+        held > 0
+            && (held >= self.config.checkpoint_blocks.max(1)
+                || self.layers_since.elapsed() >= self.config.checkpoint_interval
+                || self.layers.bytes() >= self.config.state_memory_bytes / 4)
+    }
+
+    /// Writes a state checkpoint of every applied block now (making them
+    /// durable first) and waits for it; returns the checkpoint height.
+    /// Nodes may call it before a planned shutdown, so that the next open
+    /// replays nothing.
+    pub fn checkpoint_state(&mut self) -> Result<Option<u64>, LedgerError> {
+        self.settle()?;
+        self.collect_checkpoint(true)?;
+        self.start_checkpoint()?;
+        self.collect_checkpoint(true)?;
+        Ok(self.state_checkpoint)
+    }
+
+    /// Starts a checkpoint of every durable version in memory, if any.
+    fn start_checkpoint(&mut self) -> Result<(), LedgerError> {
+        let Some(durable) = self.durable_height() else {
+            return Ok(());
+        };
+        let versions = self.layers.through(durable);
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let checkpointer = match &mut self.checkpointer {
+            Some(checkpointer) => checkpointer,
+            none @ None => none.insert(Checkpointer::start(Arc::clone(&self.store))?),
+        };
+        let job = CheckpointJob {
+            versions,
+            base: self.state_checkpoint,
+            retention: self.config.state_retention,
+        };
+        self.checkpoint_in_flight = Some(checkpointer.submit(job)?);
+        Ok(())
+    }
+
+    /// Collects the checkpoint in flight if it ended (or, with `wait`, once
+    /// it ends): drops the versions it covers, or poisons the ledger.
+    fn collect_checkpoint(&mut self, wait: bool) -> Result<(), LedgerError> {
+        let Some(pending) = &mut self.checkpoint_in_flight else {
+            return Ok(());
+        };
+        let result = if wait { pending.wait() } else { pending.poll() };
+        let Some(result) = result else {
+            return Ok(());
+        };
+        self.checkpoint_in_flight = None;
+        match result {
+            Ok(done) => {
+                self.layers.drop_through(done.version);
+                self.state_checkpoint = Some(done.version);
+                self.layers_since = std::time::Instant::now();
+                self.checkpoint_report.checkpoints_written += 1;
+                self.checkpoint_report.checkpoint_bytes_written += done.bytes as u64;
+                Ok(())
+            }
+            Err(error) => {
+                let error = as_store_error(error);
+                let durable = self.durable_head();
+                *self.failed.lock() = Some((error.clone(), durable.map(Head::new)));
+                Err(LedgerError::Poisoned(error))
+            }
+        }
+    }
+
+    /// Opening: replays the durable blocks after the last state checkpoint
+    /// (`from`..=`to`) into memory, checking each block's receipts and state
+    /// roots against its header. Checkpoints synchronously if the replayed
+    /// versions fill the memory budget.
+    pub(super) fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+        let start = std::time::Instant::now();
+        for height in from..=to {
+            let key = height_key(height);
+            let block = self
+                .block_by_height(height)?
+                .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "missing"))?;
+            let header = *block.header();
+            let tx_ids = transaction_ids(block.transactions());
+            let executed = self.execute(
+                &header,
+                block.transactions(),
+                &tx_ids,
+                InvalidTransactions::Refuse,
+            )?;
+            let receipts_root = merkle_root(&receipt_leaves(&tx_ids, &executed.receipts));
+            if receipts_root != header.receipts_root
+                || executed.writes.root_hash != header.state_root
+            {
+                return Err(LedgerError::corrupt(
+                    Column::Blocks,
+                    &key,
+                    "replaying the stored block on the checkpointed state gives other roots \
+                     than its header",
+                ));
+            }
+            self.node_cache.insert_writes(&executed.writes);
+            for (position, value) in &executed.writes.values {
+                self.head_values.insert(*position, value.as_ref());
+            }
+            self.layers.push(Arc::new(executed.writes));
+            self.head = Some(Head::new(header));
+            self.recovery.replayed_blocks += 1;
+            self.recovery.replayed_transactions += tx_ids.len() as u64;
+            if self.layers.bytes() >= self.config.state_memory_bytes {
+                let job = CheckpointJob {
+                    versions: self.layers.through(height),
+                    base: self.state_checkpoint,
+                    retention: self.config.state_retention,
+                };
+                let done = write_checkpoint(&*self.store, job)?;
+                self.layers.drop_through(done.version);
+                self.state_checkpoint = Some(done.version);
+            }
+        }
+        self.recovery.duration = start.elapsed();
+        self.layers_since = std::time::Instant::now();
+        Ok(())
+    }
+}

@@ -1,0 +1,221 @@
+//! The state versions held in memory: every version after the last state
+//! checkpoint, indexed so that one lookup finds a node or the newest value
+//! of a position at a version.
+//!
+//! **Invariants:** the versions are consecutive and start right after the
+//! store's last state checkpoint (`checkpoint + 1 ..= newest`), so a read
+//! at a version that finds nothing here reads the store, which holds every
+//! version up to the checkpoint; they are dropped only once a checkpoint
+//! that covers them is committed. [`StateLayers::bytes`] estimates what
+//! they hold, which the engine keeps inside
+//! [`LedgerConfig::state_memory_bytes`](super::LedgerConfig::state_memory_bytes).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use foldhash::HashMap;
+
+use crate::cache::Weigh;
+use crate::hash::Hash;
+use crate::state_tree::{Node, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites};
+use crate::value::StateValue;
+
+/// Estimated bytes of one indexed node beyond its own heap: the key, the
+/// map slot, and the copy in the version's writes.
+const NODE_OVERHEAD_BYTES: usize = 2 * (std::mem::size_of::<NodeKey>() + 24) + 16;
+/// Estimated bytes of one indexed value beyond its heap.
+const VALUE_OVERHEAD_BYTES: usize = 2 * (32 + 8 + std::mem::size_of::<StateValue>()) + 24;
+
+/// One version's writes and what they are estimated to hold.
+struct Layer {
+    writes: Arc<StateTreeWrites>,
+    bytes: usize,
+}
+
+/// The versions after the last state checkpoint.
+#[derive(Default)]
+pub(super) struct StateLayers {
+    versions: VecDeque<Layer>,
+    nodes: HashMap<NodeKey, Node>,
+    /// Each position's value records, oldest version first.
+    values: HashMap<Hash, Vec<(u64, Option<StateValue>)>>,
+    bytes: usize,
+}
+
+impl StateLayers {
+    /// Adds the next version.
+    pub(super) fn push(&mut self, writes: Arc<StateTreeWrites>) {
+        debug_assert!(self
+            .newest()
+            .is_none_or(|newest| writes.version == newest + 1));
+        let mut bytes = 0;
+        for (key, node) in &writes.nodes {
+            bytes += NODE_OVERHEAD_BYTES + 2 * node.heap_bytes();
+            self.nodes.insert(*key, node.clone());
+        }
+        for (position, value) in &writes.values {
+            bytes += VALUE_OVERHEAD_BYTES + 2 * value.as_ref().map_or(0, StateValue::heap_bytes);
+            self.values
+                .entry(*position)
+                .or_default()
+                .push((writes.version, value.clone()));
+        }
+        bytes += writes.stale.len() * std::mem::size_of::<crate::state_tree::StaleEntry>();
+        self.bytes += bytes;
+        self.versions.push_back(Layer { writes, bytes });
+    }
+
+    /// Drops every version up to `version` (a checkpoint covering them is
+    /// in the store).
+    pub(super) fn drop_through(&mut self, version: u64) {
+        while let Some(layer) = self.versions.front() {
+            if layer.writes.version > version {
+                break;
+            }
+            let Some(layer) = self.versions.pop_front() else {
+                break;
+            };
+            for (key, _) in &layer.writes.nodes {
+                self.nodes.remove(key);
+            }
+            for (position, _) in &layer.writes.values {
+                if let Some(list) = self.values.get_mut(position) {
+                    list.retain(|(written, _)| *written > version);
+                    if list.is_empty() {
+                        self.values.remove(position);
+                    }
+                }
+            }
+            self.bytes = self.bytes.saturating_sub(layer.bytes);
+        }
+        if self.versions.is_empty() {
+            // Give back the maps' memory after a large backlog.
+            self.nodes = HashMap::default();
+            self.values = HashMap::default();
+        }
+    }
+
+    /// The newest version held.
+    pub(super) fn newest(&self) -> Option<u64> {
+        self.versions.back().map(|layer| layer.writes.version)
+    }
+
+    /// Number of versions held.
+    pub(super) fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// Estimated bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The writes of every version up to `version`, oldest first (for a
+    /// checkpoint).
+    pub(super) fn through(&self, version: u64) -> Vec<Arc<StateTreeWrites>> {
+        self.versions
+            .iter()
+            .take_while(|layer| layer.writes.version <= version)
+            .map(|layer| Arc::clone(&layer.writes))
+            .collect()
+    }
+
+    /// A reader that consults these versions before `inner` (the store).
+    pub(super) fn reader<'a, R: ?Sized>(&'a self, inner: &'a R) -> LayeredReader<'a, R> {
+        LayeredReader {
+            layers: self,
+            inner,
+        }
+    }
+}
+
+/// Reads the state tree through the in-memory versions, then the store.
+pub(super) struct LayeredReader<'a, R: ?Sized> {
+    layers: &'a StateLayers,
+    inner: &'a R,
+}
+
+impl<R: StateTreeReader + ?Sized> StateTreeReader for LayeredReader<'_, R> {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        if let Some(node) = self.layers.nodes.get(key) {
+            return Ok(Some(node.clone()));
+        }
+        self.inner.node(key)
+    }
+
+    fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        if let Some(list) = self.layers.values.get(position) {
+            if let Some((_, value)) = list.iter().rev().find(|(written, _)| *written <= version) {
+                return Ok(value.as_ref().map(StateValue::to_bytes));
+            }
+        }
+        self.inner.value_at(position, version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_tree::{apply_updates, MemoryStateTree, StateUpdate};
+
+    fn position(n: u8) -> Hash {
+        crate::hash::hash(crate::hash::Domain::StateKey, &[n])
+    }
+
+    /// Reads through layers over a store that holds only the checkpointed
+    /// versions equal reads of a tree that holds every version.
+    #[test]
+    fn layered_reads_equal_a_tree_of_every_version() {
+        let mut every = MemoryStateTree::new();
+        let mut store = MemoryStateTree::new();
+        let mut layers = StateLayers::default();
+        let mut checkpoint = None;
+        for version in 0..40u64 {
+            let updates: Vec<StateUpdate> = {
+                let mut updates: Vec<StateUpdate> = (0..5u8)
+                    .map(|i| {
+                        let key = ((version as u8).wrapping_mul(7).wrapping_add(i * 3)) % 16;
+                        StateUpdate {
+                            position: position(key),
+                            value: (!key.is_multiple_of(5) || version.is_multiple_of(3))
+                                .then(|| StateValue::from_slice(&version.to_le_bytes())),
+                        }
+                    })
+                    .collect();
+                updates.sort_by_key(|update| update.position);
+                updates.dedup_by(|a, b| a.position == b.position);
+                updates
+            };
+            let writes = {
+                let reader = layers.reader(&store);
+                apply_updates(&reader, version.checked_sub(1), version, &updates).expect("memory")
+            };
+            every.apply(writes.clone());
+            layers.push(Arc::new(writes));
+            if version % 6 == 5 {
+                let through = layers.through(version);
+                let refs: Vec<&StateTreeWrites> = through.iter().map(|w| &**w).collect();
+                store.apply_delta(crate::state_tree::merge_versions(checkpoint, &refs));
+                checkpoint = Some(version);
+                layers.drop_through(version);
+            }
+            let reader = layers.reader(&store);
+            let readable = (0..=version).filter(|v| *v > checkpoint.unwrap_or(0) || *v % 6 == 5);
+            for at in readable {
+                for key in 0..16 {
+                    assert_eq!(
+                        reader.value_at(&position(key), at).expect("read"),
+                        every.value_at(&position(key), at).expect("read"),
+                        "version {version} at {at} key {key}"
+                    );
+                    assert_eq!(
+                        crate::state_tree::prove(&reader, at, &position(key)).expect("prove"),
+                        every.prove(at, &position(key)).expect("prove"),
+                    );
+                }
+            }
+        }
+        assert!(layers.len() <= 6);
+    }
+}

@@ -1,0 +1,285 @@
+//! State checkpoints: the thread that merges the in-memory versions of many
+//! blocks ([`merge_versions`]) and writes them to the store as one atomic
+//! batch, with pruning and the checkpoint's record.
+//!
+//! **Invariants:** one checkpoint at a time, in version order, each over
+//! blocks that are already durable (the engine never checkpoints a block
+//! whose own record could still be lost, so the state in the store is never
+//! ahead of the blocks); a checkpoint's batch holds its merged state, the
+//! pruning of versions that left the retention window and its record in
+//! the `state_checkpoints` column, all or nothing. The record chain
+//! (each record names the checkpoint before it) lets `open` find the last
+//! checkpoint and the audit rebuild what the store must hold.
+
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::Arc;
+
+use crate::hash::Hash;
+use crate::state_tree::{
+    add_delta_to_batch, add_pruning_to_batch, merge_versions, StateTreeWrites,
+};
+use crate::store::{Column, Durability, KeyRange, Store, StoreError, StoreRead, WriteBatch};
+
+use super::records::height_key;
+use super::LedgerError;
+
+/// A state checkpoint's record (in `state_checkpoints`, under its height):
+/// the previous checkpoint's height (u64 BE, `u64::MAX` for none) ‖ the
+/// state root.
+pub(crate) const CHECKPOINT_RECORD_BYTES: usize = 8 + 32;
+
+/// A decoded checkpoint record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CheckpointRecord {
+    pub(crate) height: u64,
+    pub(crate) previous: Option<u64>,
+    pub(crate) state_root: Hash,
+}
+
+impl CheckpointRecord {
+    pub(crate) fn encode(&self) -> [u8; CHECKPOINT_RECORD_BYTES] {
+        let mut out = [0u8; CHECKPOINT_RECORD_BYTES];
+        let (previous, root) = out.split_at_mut(8);
+        previous.copy_from_slice(&self.previous.unwrap_or(u64::MAX).to_be_bytes());
+        root.copy_from_slice(&self.state_root.0);
+        out
+    }
+
+    pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, LedgerError> {
+        let corrupt = |detail: &str| LedgerError::corrupt(Column::StateCheckpoints, key, detail);
+        let height = <[u8; 8]>::try_from(key)
+            .map(u64::from_be_bytes)
+            .map_err(|_| corrupt("key is not a height"))?;
+        let value = <[u8; CHECKPOINT_RECORD_BYTES]>::try_from(value)
+            .map_err(|_| corrupt("record is not 40 bytes"))?;
+        let (previous, root) = value.split_at(8);
+        let previous = <[u8; 8]>::try_from(previous)
+            .map(u64::from_be_bytes)
+            .map_err(|_| corrupt("record is not 40 bytes"))?;
+        let previous = (previous != u64::MAX).then_some(previous);
+        if previous.is_some_and(|previous| previous >= height) {
+            return Err(corrupt("the previous checkpoint is not older"));
+        }
+        let state_root = <[u8; 32]>::try_from(root)
+            .map(Hash)
+            .map_err(|_| corrupt("record is not 40 bytes"))?;
+        Ok(CheckpointRecord {
+            height,
+            previous,
+            state_root,
+        })
+    }
+}
+
+/// The last state checkpoint in `store`, if any.
+pub(crate) fn last_checkpoint<S: StoreRead + ?Sized>(
+    store: &S,
+) -> Result<Option<CheckpointRecord>, LedgerError> {
+    let mut last = None;
+    // Bounded: pruning keeps at most the retained checkpoints.
+    for entry in store.scan(Column::StateCheckpoints, KeyRange::all())? {
+        let (key, value) = entry?;
+        last = Some(CheckpointRecord::decode(&key, &value)?);
+    }
+    Ok(last)
+}
+
+/// One checkpoint for the thread: the versions to merge (oldest first),
+/// the previous checkpoint, the state retention.
+pub(super) struct CheckpointJob {
+    pub(super) versions: Vec<Arc<StateTreeWrites>>,
+    pub(super) base: Option<u64>,
+    pub(super) retention: u64,
+}
+
+/// What a committed checkpoint reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CheckpointDone {
+    pub(super) version: u64,
+    pub(super) bytes: usize,
+}
+
+type Job = (
+    CheckpointJob,
+    SyncSender<Result<CheckpointDone, LedgerError>>,
+);
+
+/// The checkpoint thread (one for the ledger's life).
+pub(super) struct Checkpointer {
+    jobs: Option<Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    pub(super) fn start<S: Store + 'static>(store: Arc<S>) -> Result<Self, StoreError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("ledger-checkpoint".into())
+            .spawn(move || {
+                for (job, done) in queue {
+                    let _ = done.send(write_checkpoint(&*store, job));
+                }
+            })
+            .map_err(|error| StoreError::Backend {
+                detail: format!("cannot start the checkpoint thread: {error}"),
+            })?;
+        Ok(Checkpointer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    pub(super) fn submit(&self, job: CheckpointJob) -> Result<PendingCheckpoint, LedgerError> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .as_ref()
+            .and_then(|jobs| jobs.send((job, done)).ok())
+            .ok_or_else(|| LedgerError::Store(stopped()))?;
+        Ok(PendingCheckpoint { done: Some(result) })
+    }
+}
+
+impl Drop for Checkpointer {
+    /// Ends the thread after its last checkpoint.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend {
+        detail: "the checkpoint thread stopped".into(),
+    }
+}
+
+/// A checkpoint being written.
+pub(super) struct PendingCheckpoint {
+    done: Option<Receiver<Result<CheckpointDone, LedgerError>>>,
+}
+
+impl PendingCheckpoint {
+    /// Waits for it; `None` if already collected.
+    pub(super) fn wait(&mut self) -> Option<Result<CheckpointDone, LedgerError>> {
+        let done = self.done.take()?;
+        Some(
+            done.recv()
+                .unwrap_or_else(|_| Err(LedgerError::Store(stopped()))),
+        )
+    }
+
+    /// Its result if it has ended.
+    pub(super) fn poll(&mut self) -> Option<Result<CheckpointDone, LedgerError>> {
+        let done = self.done.as_ref()?;
+        let result = match done.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => Err(LedgerError::Store(stopped())),
+        };
+        self.done = None;
+        Some(result)
+    }
+}
+
+impl Drop for PendingCheckpoint {
+    fn drop(&mut self) {
+        // A ledger dropped mid-checkpoint lets it finish (or fail): either
+        // way reopening finds the last good checkpoint.
+        let _ = self.wait();
+    }
+}
+
+/// Merges, prunes and commits one checkpoint.
+pub(super) fn write_checkpoint<S: Store + ?Sized>(
+    store: &S,
+    job: CheckpointJob,
+) -> Result<CheckpointDone, LedgerError> {
+    let refs: Vec<&StateTreeWrites> = job.versions.iter().map(|writes| &**writes).collect();
+    let delta = merge_versions(job.base, &refs);
+    let height = delta.version;
+    let mut batch = WriteBatch::with_capacity(delta.nodes.len() + delta.values.len() + 16);
+    add_delta_to_batch(&delta, &mut batch);
+    if height >= job.retention {
+        let oldest_kept = height - job.retention;
+        add_pruning_to_batch(store, oldest_kept, &mut batch)?;
+        prune_checkpoint_records(store, oldest_kept, height, &mut batch)?;
+    }
+    let record = CheckpointRecord {
+        height,
+        previous: job.base,
+        state_root: delta.root_hash,
+    };
+    batch.put(
+        Column::StateCheckpoints,
+        height_key(height).to_vec(),
+        record.encode().to_vec(),
+    );
+    let bytes = batch.payload_bytes();
+    store.commit(batch, Durability::Synced)?;
+    Ok(CheckpointDone {
+        version: height,
+        bytes,
+    })
+}
+
+/// Deletes the records of checkpoints older than the newest one at or
+/// before `oldest_kept` (which stays: it is where the audit starts).
+fn prune_checkpoint_records<S: StoreRead + ?Sized>(
+    store: &S,
+    oldest_kept: u64,
+    new: u64,
+    batch: &mut WriteBatch,
+) -> Result<(), LedgerError> {
+    let end = oldest_kept.saturating_add(1);
+    let mut older: Vec<bytes::Bytes> = Vec::new();
+    for entry in store.scan(
+        Column::StateCheckpoints,
+        KeyRange::between(Vec::new(), height_key(end).to_vec()),
+    )? {
+        older.push(entry?.0);
+    }
+    // The newest at or before `oldest_kept` stays, unless the new
+    // checkpoint is itself at or before it.
+    let keep = if new <= oldest_kept { 0 } else { 1 };
+    let delete = older.len().saturating_sub(keep);
+    for key in older.into_iter().take(delete) {
+        batch.delete(Column::StateCheckpoints, key);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_refuse_damage() {
+        let record = CheckpointRecord {
+            height: 9,
+            previous: Some(4),
+            state_root: Hash([7; 32]),
+        };
+        let key = height_key(9);
+        assert_eq!(
+            CheckpointRecord::decode(&key, &record.encode()).expect("valid"),
+            record
+        );
+        let first = CheckpointRecord {
+            previous: None,
+            ..record
+        };
+        assert_eq!(
+            CheckpointRecord::decode(&key, &first.encode()).expect("valid"),
+            first
+        );
+        assert!(CheckpointRecord::decode(&key, &record.encode()[..39]).is_err());
+        assert!(CheckpointRecord::decode(&key[..7], &record.encode()).is_err());
+        let later = CheckpointRecord {
+            previous: Some(9),
+            ..record
+        };
+        assert!(CheckpointRecord::decode(&key, &later.encode()).is_err());
+    }
+}
