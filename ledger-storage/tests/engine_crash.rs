@@ -8,7 +8,9 @@
 //! reopens, checks that the head is at or above the last durable height
 //! reported and is exactly the reference chain's block at that height, and
 //! finally applies the rest of the chain itself, compares the final head
-//! and audits. The seed is printed.
+//! and audits. State checkpoints run every three blocks, so kills also land
+//! during checkpoints; every reopen replays the blocks after the last one
+//! and is audited. The seed is printed.
 
 #![allow(
     clippy::unwrap_used,
@@ -50,6 +52,9 @@ fn config() -> LedgerConfig {
     let mut config = LedgerConfig::new(CHAIN);
     config.state_retention = 8;
     config.node_cache_bytes = 16 << 20;
+    // State checkpoints every three blocks: kills land during them too,
+    // and opening replays up to three blocks.
+    config.checkpoint_blocks = 3;
     config
 }
 
@@ -164,7 +169,13 @@ fn kill_and_reopen(rounds: usize) {
                 "round {round}"
             );
         }
-        println!("round {round}: acknowledged {acknowledged:?}, head {height:?}");
+        let report = ledger.audit().unwrap();
+        assert!(report.passed(), "round {round}: {:#?}", report.findings);
+        println!(
+            "round {round}: acknowledged {acknowledged:?}, head {height:?}, state checkpoint {:?}, replayed {}",
+            ledger.heights().state_checkpoint,
+            ledger.recovery_report().replayed_blocks
+        );
     }
     let mut ledger = Ledger::open(RocksStore::open(&path).unwrap(), app(), config()).unwrap();
     let start = ledger.applied_height().map_or(0, |h| h + 1);
@@ -177,4 +188,5 @@ fn kill_and_reopen(rounds: usize) {
     assert_eq!(ledger.applied_head(), chain.last().map(Block::header));
     let report = ledger.audit().unwrap();
     assert_eq!(report.blocks, BLOCKS);
+    assert!(report.passed(), "{:#?}", report.findings);
 }

@@ -135,7 +135,9 @@ impl Checkpointer {
             .as_ref()
             .and_then(|jobs| jobs.send((job, done)).ok())
             .ok_or_else(|| LedgerError::Store(stopped()))?;
-        Ok(PendingCheckpoint { done: Some(result) })
+        Ok(PendingCheckpoint {
+            done: Some(parking_lot::Mutex::new(result)),
+        })
     }
 }
 
@@ -157,7 +159,9 @@ fn stopped() -> StoreError {
 
 /// A checkpoint being written.
 pub(super) struct PendingCheckpoint {
-    done: Option<Receiver<Result<CheckpointDone, LedgerError>>>,
+    /// In a mutex only so that the ledger stays `Sync` (it is only used
+    /// through `&mut self`).
+    done: Option<parking_lot::Mutex<Receiver<Result<CheckpointDone, LedgerError>>>>,
 }
 
 impl PendingCheckpoint {
@@ -165,7 +169,8 @@ impl PendingCheckpoint {
     pub(super) fn wait(&mut self) -> Option<Result<CheckpointDone, LedgerError>> {
         let done = self.done.take()?;
         Some(
-            done.recv()
+            done.into_inner()
+                .recv()
                 .unwrap_or_else(|_| Err(LedgerError::Store(stopped()))),
         )
     }
@@ -173,7 +178,7 @@ impl PendingCheckpoint {
     /// Its result if it has ended.
     pub(super) fn poll(&mut self) -> Option<Result<CheckpointDone, LedgerError>> {
         let done = self.done.as_ref()?;
-        let result = match done.try_recv() {
+        let result = match done.lock().try_recv() {
             Ok(result) => result,
             Err(TryRecvError::Empty) => return None,
             Err(TryRecvError::Disconnected) => Err(LedgerError::Store(stopped())),

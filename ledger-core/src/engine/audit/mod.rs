@@ -170,7 +170,7 @@ pub enum AuditProgress {
 
 impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// Audits the stored ledger (see [`audit_store`]): waits for the commit
-    /// in flight, then checks every record. Fails only if the store cannot
+    /// in flight, then checks every record of a snapshot of the store. Fails only if the store cannot
     /// be read; what is wrong with it is in the report's findings.
     pub fn audit(&self) -> Result<AuditReport, LedgerError> {
         self.audit_with_progress(&mut |_| {})
@@ -182,8 +182,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         progress: &mut dyn FnMut(AuditProgress),
     ) -> Result<AuditReport, LedgerError> {
         self.settle()?;
+        // A consistent view: a state checkpoint may commit (and prune)
+        // while the audit reads.
+        let snapshot = self.store.snapshot();
         Ok(audit_store(
-            &*self.store,
+            &*snapshot,
             &self.machine,
             &self.config,
             &self.verifier,

@@ -1,0 +1,299 @@
+//! State checkpoints (issue 14): the state of recent blocks lives in
+//! memory and reaches the store in background checkpoints of many blocks.
+//!
+//! - A model-based property test: random sequences of applies, forced
+//!   checkpoints, simulated crashes (the fault-injecting store drops what
+//!   was not synced), clean reopens and queries at random heights, compared
+//!   with a reference ledger that keeps every height in its store. Every
+//!   answer the ledger gives is byte-identical to the reference's; it
+//!   refuses only heights between two stored checkpoints; a crash loses no
+//!   acknowledged block; the audit passes after every reopen.
+//! - A failed checkpoint poisons the ledger; reopening recovers from the
+//!   last good checkpoint and the blocks after it.
+//! - Backpressure: with a store that commits slowly, memory stays inside
+//!   the budget (plus the block being applied) and applying waits.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic in a test is a failing test"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{app, build_chain, config, keys, public};
+use ledger_core::store::{EntryIter, Fault, KeyRange};
+use ledger_core::testing::{account_key, ScriptedApp};
+use ledger_core::{
+    Block, Column, Durability, FaultyStore, Ledger, LedgerConfig, LedgerError, MemStore, Store,
+    StoreError, StoreRead, WriteBatch,
+};
+use proptest::prelude::*;
+
+const BLOCKS: u64 = 12;
+
+fn chain() -> &'static Vec<Block> {
+    static CHAIN: std::sync::OnceLock<Vec<Block>> = std::sync::OnceLock::new();
+    CHAIN.get_or_init(|| build_chain(MemStore::new(), BLOCKS, 4242).0)
+}
+
+/// Keeps every height: a checkpoint after every block, nothing pruned.
+fn reference() -> &'static Ledger<MemStore, ScriptedApp> {
+    static REFERENCE: std::sync::OnceLock<Ledger<MemStore, ScriptedApp>> =
+        std::sync::OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let mut config = config();
+        config.state_retention = 1_000;
+        let mut ledger = Ledger::open(MemStore::new(), app(), config).unwrap();
+        for block in chain() {
+            let verified = ledger.verify_block(block.clone()).unwrap();
+            ledger.apply_block(verified).unwrap();
+            ledger.checkpoint_state().unwrap();
+        }
+        ledger
+    })
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Apply,
+    Checkpoint,
+    Crash,
+    Reopen,
+    Query { height: u64, account: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => Just(Op::Apply),
+        1 => Just(Op::Checkpoint),
+        1 => Just(Op::Crash),
+        1 => Just(Op::Reopen),
+        4 => (0..BLOCKS, 0..common::ACCOUNTS).prop_map(|(height, account)| Op::Query { height, account }),
+    ]
+}
+
+fn tested_config(checkpoint_blocks: u64, memory: usize, buffered: bool) -> LedgerConfig {
+    let mut config = config();
+    config.state_retention = 1_000;
+    config.checkpoint_blocks = checkpoint_blocks;
+    config.checkpoint_interval = Duration::MAX;
+    config.state_memory_bytes = memory;
+    config.durability = if buffered {
+        Durability::Buffered
+    } else {
+        Durability::Synced
+    };
+    config
+}
+
+fn open(store: MemStore, config: &LedgerConfig) -> Ledger<FaultyStore, ScriptedApp> {
+    let ledger = Ledger::open(FaultyStore::new(store), app(), config.clone()).unwrap();
+    // What open replayed agrees with the reference.
+    if let Some(height) = ledger.applied_height() {
+        assert_eq!(
+            ledger.applied_head(),
+            Some(chain()[height as usize].header())
+        );
+    }
+    let report = ledger.audit().unwrap();
+    assert!(report.passed(), "{:#?}", report.findings);
+    ledger
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn checkpointed_ledger_answers_like_the_reference(
+        ops in prop::collection::vec(op(), 1..60),
+        checkpoint_blocks in 1u64..6,
+        // 0: every apply waits for a checkpoint of everything before it.
+        memory in prop_oneof![Just(0usize), Just(usize::MAX)],
+        buffered in any::<bool>(),
+    ) {
+        let config = tested_config(checkpoint_blocks, memory, buffered);
+        let mut ledger = open(MemStore::new(), &config);
+        for op in ops {
+            match op {
+                Op::Apply => {
+                    let next = ledger.applied_height().map_or(0, |h| h + 1);
+                    if let Some(block) = chain().get(next as usize) {
+                        let verified = ledger.verify_block(block.clone()).unwrap();
+                        ledger.apply_block(verified).unwrap();
+                        let heights = ledger.heights();
+                        prop_assert_eq!(heights.applied, Some(next));
+                        prop_assert!(heights.state_checkpoint <= heights.durable);
+                    }
+                }
+                Op::Checkpoint => {
+                    let checkpoint = ledger.checkpoint_state().unwrap();
+                    prop_assert_eq!(checkpoint, ledger.applied_height());
+                }
+                Op::Crash => {
+                    let acknowledged = ledger.durable_height();
+                    let synced = ledger.store().crash();
+                    drop(ledger);
+                    ledger = open(synced, &config);
+                    if !buffered {
+                        // Synced commits: nothing acknowledged is lost.
+                        prop_assert_eq!(ledger.applied_height(), acknowledged);
+                    }
+                    prop_assert!(ledger.applied_height() <= acknowledged);
+                }
+                Op::Reopen => {
+                    let applied = ledger.applied_height();
+                    ledger.flush().unwrap();
+                    let contents = ledger.store().contents();
+                    drop(ledger);
+                    ledger = open(contents, &config);
+                    prop_assert_eq!(ledger.applied_height(), applied);
+                }
+                Op::Query { height, account } => {
+                    let key = account_key(&public(&keys()[account]));
+                    let answer = ledger.state(&key, Some(height));
+                    let checkpoint = ledger.heights().state_checkpoint;
+                    match answer {
+                        Ok(record) => {
+                            let expected = reference().state(&key, Some(height)).unwrap();
+                            prop_assert_eq!(record, expected);
+                        }
+                        Err(LedgerError::HeightUnavailable { .. }) => {
+                            prop_assert!(ledger.applied_height().is_none_or(|head| height > head));
+                        }
+                        Err(LedgerError::StateNotKept { .. }) => {
+                            // Only heights before the last checkpoint that
+                            // are not checkpoints themselves.
+                            prop_assert!(checkpoint.is_some_and(|c| height < c));
+                        }
+                        Err(error) => prop_assert!(false, "height {}: {:?}", height, error),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failed_checkpoint_poisons_the_ledger_and_reopening_recovers() {
+    let mut config = config();
+    config.checkpoint_blocks = u64::MAX;
+    config.checkpoint_interval = Duration::MAX;
+    let mut ledger = Ledger::open(FaultyStore::default(), app(), config.clone()).unwrap();
+    for block in &chain()[..3] {
+        let verified = ledger.verify_block(block.clone()).unwrap();
+        ledger.apply_block(verified).unwrap();
+    }
+    assert_eq!(ledger.checkpoint_state().unwrap(), Some(2));
+    for block in &chain()[3..6] {
+        let verified = ledger.verify_block(block.clone()).unwrap();
+        ledger.apply_block(verified).unwrap();
+    }
+    // The next commit is the checkpoint's: it fails.
+    ledger.store().fail_commits(Fault::Once(0));
+    let error = ledger.checkpoint_state().unwrap_err();
+    assert!(matches!(error, LedgerError::Poisoned(_)), "{error:?}");
+    assert!(!error.is_block_invalid());
+    let verified = ledger.verify_block(chain()[6].clone()).unwrap();
+    assert!(matches!(
+        ledger.apply_block(verified),
+        Err(LedgerError::Poisoned(_))
+    ));
+    assert_eq!(ledger.durable_height(), Some(5));
+    // Reopening finds the last good checkpoint (2) and replays 3..=5.
+    let contents = ledger.store().contents();
+    drop(ledger);
+    let mut reopened = Ledger::open(FaultyStore::new(contents), app(), config).unwrap();
+    assert_eq!(reopened.heights().state_checkpoint, Some(2));
+    assert_eq!(reopened.recovery_report().replayed_blocks, 3);
+    assert_eq!(reopened.applied_head(), Some(chain()[5].header()));
+    assert!(reopened.audit().unwrap().passed());
+    for block in &chain()[6..] {
+        let verified = reopened.verify_block(block.clone()).unwrap();
+        reopened.apply_block(verified).unwrap();
+    }
+    assert_eq!(reopened.applied_head(), reference().applied_head());
+}
+
+/// A store whose state checkpoints take `delay` (block commits are fast).
+struct SlowStore {
+    inner: MemStore,
+    delay: Duration,
+}
+
+impl StoreRead for SlowStore {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.inner.get(column, key)
+    }
+    fn scan(&self, column: Column, range: KeyRange) -> Result<EntryIter<'_>, StoreError> {
+        self.inner.scan(column, range)
+    }
+    fn last_at_or_before(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<ledger_core::store::Entry>, StoreError> {
+        self.inner.last_at_or_before(column, prefix, key)
+    }
+}
+
+impl Store for SlowStore {
+    fn commit(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError> {
+        let checkpoint = batch.ops().iter().any(|op| {
+            matches!(
+                op,
+                ledger_core::store::BatchOp::Put {
+                    column: Column::StateCheckpoints,
+                    ..
+                }
+            )
+        });
+        if checkpoint {
+            std::thread::sleep(self.delay);
+        }
+        self.inner.commit(batch, durability)
+    }
+    fn snapshot(&self) -> Box<dyn StoreRead + '_> {
+        self.inner.snapshot()
+    }
+}
+
+#[test]
+fn slow_checkpoints_hold_memory_inside_the_budget() {
+    // The budget: about two blocks' state (measured on a first run).
+    let mut probe = Ledger::open(MemStore::new(), app(), config()).unwrap();
+    let mut largest = 0;
+    for block in chain() {
+        let before = probe.checkpoint_report().memory_bytes;
+        let verified = probe.verify_block(block.clone()).unwrap();
+        probe.apply_block(verified).unwrap();
+        largest = largest.max(probe.checkpoint_report().memory_bytes - before);
+    }
+    let budget = 2 * largest;
+    let mut config = config();
+    config.state_memory_bytes = budget;
+    config.checkpoint_blocks = 1;
+    config.checkpoint_interval = Duration::MAX;
+    let store = SlowStore {
+        inner: MemStore::new(),
+        delay: Duration::from_millis(150),
+    };
+    let mut ledger = Ledger::open(store, app(), config).unwrap();
+    for block in chain() {
+        let verified = ledger.verify_block(block.clone()).unwrap();
+        ledger.apply_block(verified).unwrap();
+        let report = ledger.checkpoint_report();
+        assert!(
+            report.memory_bytes <= budget + largest,
+            "{} bytes held, budget {budget} + one block {largest}",
+            report.memory_bytes
+        );
+    }
+    let report = ledger.checkpoint_report();
+    assert!(report.backpressure_waits > 0, "{report:?}");
+    assert!(report.checkpoints_written > 0, "{report:?}");
+    assert_eq!(ledger.applied_head(), reference().applied_head());
+}
