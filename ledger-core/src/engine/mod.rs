@@ -11,7 +11,10 @@
 //!    (nonces, the application, the block's budgets); the receipts root and
 //!    the new state root; comparison of every root with the header.
 //! 3. One atomic store batch with the block, its transaction index and
-//!    receipts, the state-tree and history-tree nodes and the new head.
+//!    receipts, the history-tree nodes and the new head. The block's state
+//!    (its state-tree version) stays in memory and reaches the store in a
+//!    background *state checkpoint* that merges many blocks (see
+//!    `checkpointing`; opening replays the blocks after the last one).
 //!
 //! Any mismatch or error before step 3 leaves the store and the ledger
 //! exactly as they were and names the first offending transaction or root;
@@ -32,7 +35,9 @@
 //!
 //! ## Where things are
 //! `open` (opening, recovery and its checks), `apply` (verifying, applying,
-//! committing), `commit` (the overlapped commit thread and its overlay),
+//! committing), `commit` (the overlapped commit thread), `layers` (the
+//! state versions in memory), `checkpointing` and `state_checkpoint` (state
+//! checkpoints, backpressure, replay),
 //! `execute` (transactions against the state), `propose` (building a block),
 //! `query` (reads with proofs, and their standalone verifiers), `audit`
 //! (re-checking a stored ledger), `head_values` (the head-state cache),
