@@ -11,7 +11,11 @@
 //! The second group does the same on RocksDB, committing every version
 //! (synced write-ahead log) and advancing versions from one iteration to the
 //! next: ours through `StoredStateTree` and a `NodeCache`, `jmt` through a
-//! small adapter over the same `RocksStore`.
+//! small adapter over the same `RocksStore`. `ledger_update_and_checkpoint_10k`
+//! is ours as the engine runs it since issue 14: versions held in memory
+//! (`StateLayers`) and written every `DEFAULT_CHECKPOINT_BLOCKS` versions
+//! as one merged, synced checkpoint — the cost per version amortised over
+//! checkpoints.
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 
@@ -20,8 +24,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use jmt::mock::MockTreeStore;
 use jmt::{KeyHash, Sha256Jmt};
 use ledger_core::state_tree::{
-    add_writes_to_batch, application_position, apply_updates, verify_state_proof, MemoryStateTree,
-    NodeCache, StateUpdate, StoredStateTree,
+    add_delta_to_batch, add_writes_to_batch, application_position, apply_updates, merge_versions,
+    verify_state_proof, MemoryStateTree, NodeCache, StateLayers, StateTreeWrites, StateUpdate,
+    StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
@@ -276,6 +281,59 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                 elapsed
             })
         });
+        // Ours, as the engine runs: versions in memory, merged checkpoints.
+        let checkpointed = RocksStore::open(dir.path().join("ours_checkpointed")).expect("open");
+        let checkpoint_cache = NodeCache::default();
+        let writes = apply_updates(&StoredStateTree::new(&checkpointed), None, 0, &genesis)
+            .expect("genesis");
+        let mut batch = WriteBatch::new();
+        add_writes_to_batch(&writes, &mut batch);
+        checkpointed
+            .commit(batch, Durability::Synced)
+            .expect("genesis commit");
+        checkpoint_cache.insert_writes(&writes);
+        drop(writes);
+        let mut layers = StateLayers::new();
+        let mut checkpoint = Some(0u64);
+        let mut layered_version = 0u64;
+        group.bench_function("ledger_update_and_checkpoint_10k", |b| {
+            b.iter_custom(|iterations| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
+                    let next = layered_version + 1;
+                    let start = Instant::now();
+                    let stored = StoredStateTree::new(&checkpointed);
+                    let layered = layers.reader(&stored);
+                    let writes = apply_updates(
+                        &checkpoint_cache.reader(&layered),
+                        Some(layered_version),
+                        next,
+                        updates,
+                    )
+                    .expect("update");
+                    checkpoint_cache.insert_writes(&writes);
+                    layers.push(std::sync::Arc::new(writes));
+                    if layers.len() as u64 >= ledger_core::DEFAULT_CHECKPOINT_BLOCKS {
+                        let versions = layers.through(next);
+                        let refs: Vec<&StateTreeWrites> = versions.iter().map(|w| &**w).collect();
+                        let delta = merge_versions(checkpoint, &refs);
+                        let mut batch = WriteBatch::new();
+                        add_delta_to_batch(&delta, &mut batch);
+                        checkpointed
+                            .commit(batch, Durability::Synced)
+                            .expect("checkpoint");
+                        layers.drop_through(next);
+                        checkpoint = Some(next);
+                    }
+                    elapsed += start.elapsed();
+                    layered_version = next;
+                }
+                elapsed
+            })
+        });
+        drop(layers);
+
         let updates = &batches[0];
         group.bench_function("ledger_update_only_10k", |b| {
             b.iter(|| {

@@ -31,6 +31,7 @@
 //! the in-memory implementation used by tests and by embedders with no disk.
 
 mod cache;
+mod layers;
 mod memory;
 mod merge;
 mod node;
@@ -42,6 +43,7 @@ mod update;
 mod verifying;
 
 pub use cache::{CachedReader, NodeCache, DEFAULT_NODE_CACHE_BYTES};
+pub use layers::{LayeredReader, StateLayers};
 pub use memory::MemoryStateTree;
 pub use merge::{merge_versions, CheckpointDelta};
 pub use node::{

@@ -50,7 +50,6 @@ mod commit;
 mod error;
 pub(crate) mod execute;
 mod head_values;
-mod layers;
 mod open;
 mod propose;
 mod query;
@@ -88,9 +87,9 @@ pub use witnessed::{
     verify_witnessed, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
 };
 
+use crate::state_tree::StateLayers;
 use commit::{Committer, InFlight};
 use head_values::HeadValues;
-use layers::StateLayers;
 use query::BlockLeaves;
 use state_checkpoint::{Checkpointer, PendingCheckpoint};
 

@@ -17,10 +17,10 @@ use crate::types::{Block, BlockHeader};
 use crate::verify::SignatureVerifier;
 
 use super::head_values::HeadValues;
-use super::layers::StateLayers;
 use super::records::{height_key, HEAD_KEY};
 use super::state_checkpoint::last_checkpoint;
 use super::{CheckpointReport, Head, Ledger, LedgerConfig, LedgerError, RecoveryReport};
+use crate::state_tree::StateLayers;
 
 /// History nodes in the store.
 pub(super) struct StoredHistory<'a, S: ?Sized>(pub(super) &'a S);

@@ -2,13 +2,16 @@
 //! checkpoint, indexed so that one lookup finds a node or the newest value
 //! of a position at a version.
 //!
+//! The engine holds every version after its last state checkpoint here;
+//! a checkpoint merges them ([`super::merge_versions`]) into the store.
+//!
 //! **Invariants:** the versions are consecutive and start right after the
 //! store's last state checkpoint (`checkpoint + 1 ..= newest`), so a read
 //! at a version that finds nothing here reads the store, which holds every
 //! version up to the checkpoint; they are dropped only once a checkpoint
 //! that covers them is committed. [`StateLayers::bytes`] estimates what
 //! they hold, which the engine keeps inside
-//! [`LedgerConfig::state_memory_bytes`](super::LedgerConfig::state_memory_bytes).
+//! [`LedgerConfig::state_memory_bytes`](crate::LedgerConfig::state_memory_bytes).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,9 +19,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use foldhash::HashMap;
 
+use super::{Node, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites};
 use crate::cache::Weigh;
 use crate::hash::Hash;
-use crate::state_tree::{Node, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites};
 use crate::value::StateValue;
 
 /// Estimated bytes of one indexed node beyond its own heap: the key, the
@@ -33,9 +36,10 @@ struct Layer {
     bytes: usize,
 }
 
-/// The versions after the last state checkpoint.
+/// State versions held in memory over a store (the versions after its
+/// last state checkpoint).
 #[derive(Default)]
-pub(super) struct StateLayers {
+pub struct StateLayers {
     versions: VecDeque<Layer>,
     nodes: HashMap<NodeKey, Node>,
     /// Each position's value records, oldest version first.
@@ -44,8 +48,13 @@ pub(super) struct StateLayers {
 }
 
 impl StateLayers {
+    /// Empty.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Adds the next version.
-    pub(super) fn push(&mut self, writes: Arc<StateTreeWrites>) {
+    pub fn push(&mut self, writes: Arc<StateTreeWrites>) {
         debug_assert!(self
             .newest()
             .is_none_or(|newest| writes.version == newest + 1));
@@ -68,7 +77,7 @@ impl StateLayers {
 
     /// Drops every version up to `version` (a checkpoint covering them is
     /// in the store).
-    pub(super) fn drop_through(&mut self, version: u64) {
+    pub fn drop_through(&mut self, version: u64) {
         while let Some(layer) = self.versions.front() {
             if layer.writes.version > version {
                 break;
@@ -97,23 +106,28 @@ impl StateLayers {
     }
 
     /// The newest version held.
-    pub(super) fn newest(&self) -> Option<u64> {
+    pub fn newest(&self) -> Option<u64> {
         self.versions.back().map(|layer| layer.writes.version)
     }
 
     /// Number of versions held.
-    pub(super) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.versions.len()
     }
 
+    /// True if no version is held.
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+
     /// Estimated bytes held.
-    pub(super) fn bytes(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// The writes of every version up to `version`, oldest first (for a
     /// checkpoint).
-    pub(super) fn through(&self, version: u64) -> Vec<Arc<StateTreeWrites>> {
+    pub fn through(&self, version: u64) -> Vec<Arc<StateTreeWrites>> {
         self.versions
             .iter()
             .take_while(|layer| layer.writes.version <= version)
@@ -122,7 +136,7 @@ impl StateLayers {
     }
 
     /// A reader that consults these versions before `inner` (the store).
-    pub(super) fn reader<'a, R: ?Sized>(&'a self, inner: &'a R) -> LayeredReader<'a, R> {
+    pub fn reader<'a, R: ?Sized>(&'a self, inner: &'a R) -> LayeredReader<'a, R> {
         LayeredReader {
             layers: self,
             inner,
@@ -131,7 +145,8 @@ impl StateLayers {
 }
 
 /// Reads the state tree through the in-memory versions, then the store.
-pub(super) struct LayeredReader<'a, R: ?Sized> {
+#[derive(Clone, Copy)]
+pub struct LayeredReader<'a, R: ?Sized> {
     layers: &'a StateLayers,
     inner: &'a R,
 }
@@ -158,6 +173,7 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for LayeredReader<'_, R> {
 mod tests {
     use super::*;
     use crate::state_tree::{apply_updates, MemoryStateTree, StateUpdate};
+    use std::sync::Arc;
 
     fn position(n: u8) -> Hash {
         crate::hash::hash(crate::hash::Domain::StateKey, &[n])
