@@ -250,7 +250,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         for (position, value) in &writes.values {
             self.head_values.insert(*position, value.as_ref());
         }
-        if self.layers.len() == 0 {
+        if self.layers.is_empty() {
             self.layers_since = std::time::Instant::now();
         }
         self.layers.push(Arc::new(writes));
