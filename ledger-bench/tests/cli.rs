@@ -2,7 +2,9 @@
 //! line carries the documented fields; the same seed gives the same state
 //! root pipelined or sequential, in memory or on RocksDB; the invalid share
 //! shows up as failed receipts; a ledger kept with `--path` passes `audit`;
-//! bad options are refused with a message and a non-zero exit.
+//! the checkpoint, memory and recovery figures are reported, and a crash
+//! after the run replays the blocks after the last checkpoint; bad options
+//! are refused with a message and a non-zero exit.
 
 #![allow(
     clippy::unwrap_used,
@@ -176,6 +178,85 @@ fn provenance_with_rejections_on_rocksdb_then_audit() {
         )),
         "{line}"
     );
+}
+
+/// A number field of the JSON line.
+fn number(json: &str, name: &str) -> f64 {
+    field(json, name)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in {json}"))
+}
+
+#[test]
+fn checkpoint_memory_and_byte_figures() {
+    // A checkpoint every block: the bytes per transaction are the blocks'
+    // plus the checkpoints', every block's state is checkpointed by the end.
+    let line = json_run(&["--checkpoint-blocks", "1"]);
+    let block = number(&line, "block_bytes_per_tx");
+    let checkpoint = number(&line, "checkpoint_bytes_per_tx");
+    assert!(block > 0.0 && checkpoint > 0.0, "{line}");
+    assert!((number(&line, "bytes_per_tx") - block - checkpoint).abs() < 0.2);
+    assert_eq!(
+        number(&line, "bytes_written"),
+        number(&line, "block_bytes_written") + number(&line, "checkpoint_bytes_written")
+    );
+    assert_eq!(field(&line, "applied_height"), "3");
+    assert_eq!(field(&line, "durable_height"), "3");
+    assert!(number(&line, "checkpoint_height") <= 3.0);
+    assert_eq!(
+        number(&line, "checkpoint_lag"),
+        3.0 - number(&line, "checkpoint_height")
+    );
+    assert!(number(&line, "checkpoints_written") >= 1.0);
+    assert!(number(&line, "final_checkpoint_seconds") >= 0.0);
+    field(&line, "backpressure_waits");
+    for name in [
+        "peak_rss_bytes",
+        "rss_warm_bytes",
+        "rss_end_bytes",
+        "rss_max_bytes",
+    ] {
+        assert!(number(&line, name) > 1e6, "{name}: {line}");
+    }
+    // Under four blocks there are no quarters; no crash, no recovery.
+    assert_eq!(field(&line, "first_quarter_tx_per_sec"), "null");
+    assert_eq!(field(&line, "recovery_seconds"), "null");
+
+    let quarters = json_run(&[
+        "--store",
+        "memory",
+        "--blocks",
+        "8",
+        "--txs-per-block",
+        "100",
+    ]);
+    assert!(number(&quarters, "first_quarter_tx_per_sec") > 0.0);
+    assert!(number(&quarters, "last_quarter_tx_per_sec") > 0.0);
+}
+
+#[test]
+fn crash_recovery_replays_the_blocks_after_the_checkpoint() {
+    // No checkpoint during the run: the crash leaves every measured block
+    // to replay, on the genesis checkpoint.
+    let line = json_run(&[
+        "--crash-recovery",
+        "--checkpoint-blocks",
+        "100",
+        "--checkpoint-ms",
+        "600000",
+    ]);
+    assert_eq!(field(&line, "checkpoint_height"), "0");
+    assert_eq!(field(&line, "checkpoint_lag"), "3");
+    assert_eq!(field(&line, "replayed_blocks"), "3");
+    assert_eq!(field(&line, "replayed_txs"), "900");
+    assert_eq!(field(&line, "final_checkpoint_seconds"), "null");
+    assert!(number(&line, "recovery_seconds") > 0.0);
+    assert!(number(&line, "replay_tx_per_sec") > 0.0);
+    assert!(number(&line, "replay_vs_apply") > 0.0);
+
+    let memory = run(&["--store", "memory", "--crash-recovery", "--blocks", "1"]);
+    assert!(!memory.status.success());
+    assert!(String::from_utf8_lossy(&memory.stderr).contains("--store rocks"));
 }
 
 #[test]
