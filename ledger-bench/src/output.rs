@@ -195,13 +195,16 @@ pub fn print(run: &Run<'_>) {
     if let Some(recovery) = recovery {
         println!(
             "crash recovery    {:>10.3} s  to reopen: {} blocks ({} transactions) replayed in {:.3} s, \
-             {:.0} tx/s = {:.2}× the end-to-end rate, on checkpoint {:?}; store opened in {:.3} s",
+             {:.0} tx/s = {:.2}× the end-to-end rate (execute {:.3} s, state root {:.3} s), \
+             on checkpoint {:?}; store opened in {:.3} s",
             recovery.seconds(),
             recovery.replayed_blocks,
             recovery.replayed_transactions,
             recovery.replay_seconds,
             recovery.replay_rate(),
             recovery.replay_rate() / tx_per_sec,
+            recovery.replay_execute_seconds,
+            recovery.replay_state_root_seconds,
             recovery.checkpoint_height,
             recovery.store_open_seconds
         );
@@ -260,6 +263,14 @@ pub fn print(run: &Run<'_>) {
         .option(
             "recovery_replay_seconds",
             fixed(recovery.map(|r| r.replay_seconds), 4),
+        )
+        .option(
+            "recovery_execute_seconds",
+            fixed(recovery.map(|r| r.replay_execute_seconds), 4),
+        )
+        .option(
+            "recovery_state_root_seconds",
+            fixed(recovery.map(|r| r.replay_state_root_seconds), 4),
         )
         .option("replayed_blocks", recovery.map(|r| r.replayed_blocks))
         .option("replayed_txs", recovery.map(|r| r.replayed_transactions))

@@ -21,6 +21,9 @@ pub struct Recovery {
     pub ledger_open_seconds: f64,
     /// The replay alone, as the ledger reports it.
     pub replay_seconds: f64,
+    /// Of which execution and the state tree.
+    pub replay_execute_seconds: f64,
+    pub replay_state_root_seconds: f64,
     pub replayed_blocks: u64,
     pub replayed_transactions: u64,
     /// The last state checkpoint the reopened ledger found.
@@ -77,6 +80,8 @@ pub fn reopen(
         store_open_seconds,
         ledger_open_seconds,
         replay_seconds: report.duration.as_secs_f64(),
+        replay_execute_seconds: report.execute.as_secs_f64(),
+        replay_state_root_seconds: report.state_root.as_secs_f64(),
         replayed_blocks: report.replayed_blocks,
         replayed_transactions: report.replayed_transactions,
         checkpoint_height: heights.state_checkpoint,

@@ -26,4 +26,4 @@ pub mod crash;
 
 pub use ledger_core::store::MemStore;
 #[cfg(feature = "rocks")]
-pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES};
+pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_MAX_WAL_BYTES};

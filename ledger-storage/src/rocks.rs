@@ -61,6 +61,10 @@ use rocksdb::{
 /// Default size of the shared block cache: 256 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
+/// Default bound of the write-ahead log: 64 MiB (about 25 blocks of
+/// 10,000 transfers, or one large state checkpoint).
+pub const DEFAULT_MAX_WAL_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Meta key of the marker that says "this is a ledger store".
 const MARKER_KEY: &[u8] = ledger_core::store::STORE_MARKER_KEY;
 /// The marker's value.
@@ -90,6 +94,13 @@ pub struct RocksConfig {
     /// range scan of a not-yet-flushed index slower (the ledger reads it by
     /// point lookups only).
     pub hashed_tx_index_memtable: bool,
+    /// Largest total size of the write-ahead log files before RocksDB
+    /// flushes the column families that keep the oldest one alive. Opening
+    /// replays the log: this bounds that replay. The ledger writes its head
+    /// record (in `meta`, a tiny column) with every block, so without a
+    /// bound the log grows until the sum of all write buffers (about 1 GiB)
+    /// and opening replays all of it.
+    pub max_wal_bytes: u64,
 }
 
 impl Default for RocksConfig {
@@ -99,6 +110,7 @@ impl Default for RocksConfig {
             background_jobs: 2,
             state_write_buffer_bytes: 64 * 1024 * 1024,
             hashed_tx_index_memtable: true,
+            max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
         }
     }
 }
@@ -175,6 +187,7 @@ fn db_options(config: &RocksConfig) -> Options {
     options.set_max_background_jobs(config.background_jobs.max(1));
     options.set_bytes_per_sync(1024 * 1024);
     options.set_keep_log_file_num(4);
+    options.set_max_total_wal_size(config.max_wal_bytes);
     if config.hashed_tx_index_memtable {
         // Hash memtables take one writer at a time; the ledger has one.
         options.set_allow_concurrent_memtable_write(false);

@@ -208,6 +208,10 @@ pub struct RecoveryReport {
     pub replayed_transactions: u64,
     /// How long the replay took.
     pub duration: std::time::Duration,
+    /// Of which executing the transactions.
+    pub execute: std::time::Duration,
+    /// Of which computing the state tree's versions.
+    pub state_root: std::time::Duration,
 }
 
 /// What the ledger's caches hold, against their budgets.

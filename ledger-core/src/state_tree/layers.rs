@@ -24,10 +24,12 @@ use crate::cache::Weigh;
 use crate::hash::Hash;
 use crate::value::StateValue;
 
-/// Estimated bytes of one indexed node beyond its own heap: the key, the
-/// map slot, and the copy in the version's writes.
-const NODE_OVERHEAD_BYTES: usize = 2 * (std::mem::size_of::<NodeKey>() + 24) + 16;
-/// Estimated bytes of one indexed value beyond its heap.
+/// Estimated bytes of one indexed node beyond its own heap: the key and
+/// node in the version's writes and in the index's map slot (an internal
+/// node's heap is shared between the two, behind an `Arc`).
+const NODE_OVERHEAD_BYTES: usize = 2 * (std::mem::size_of::<NodeKey>() + 16) + 16;
+/// Estimated bytes of one indexed value beyond its heap (shared likewise):
+/// the write, the index's entry and its list.
 const VALUE_OVERHEAD_BYTES: usize = 2 * (32 + 8 + std::mem::size_of::<StateValue>()) + 24;
 
 /// One version's writes and what they are estimated to hold.
@@ -60,11 +62,11 @@ impl StateLayers {
             .is_none_or(|newest| writes.version == newest + 1));
         let mut bytes = 0;
         for (key, node) in &writes.nodes {
-            bytes += NODE_OVERHEAD_BYTES + 2 * node.heap_bytes();
+            bytes += NODE_OVERHEAD_BYTES + node.heap_bytes();
             self.nodes.insert(*key, node.clone());
         }
         for (position, value) in &writes.values {
-            bytes += VALUE_OVERHEAD_BYTES + 2 * value.as_ref().map_or(0, StateValue::heap_bytes);
+            bytes += VALUE_OVERHEAD_BYTES + value.as_ref().map_or(0, StateValue::heap_bytes);
             self.values
                 .entry(*position)
                 .or_default()
