@@ -115,8 +115,14 @@ fn fault_then_heal(fault: Fault) {
     let policy = policy(&[(0, format!("http://{addr}"))], 1);
     let dir = tempfile::tempdir().unwrap();
     let node = node();
-    let log = CheckpointLog::open(dir.path(), log_key(), policy.clone(), node.clone(), fast_config(2))
-        .unwrap();
+    let log = CheckpointLog::open(
+        dir.path(),
+        log_key(),
+        policy.clone(),
+        node.clone(),
+        fast_config(2),
+    )
+    .unwrap();
 
     // The fault: blocks keep coming, checkpoints are issued, none witnessed.
     let mut slowest = Duration::ZERO;
@@ -126,7 +132,8 @@ fn fault_then_heal(fault: Fault) {
     }
     assert_eq!(log.latest_issued().unwrap().checkpoint.size(), FAULT_BLOCKS);
     assert!(
-        wait_until(Duration::from_secs(10), || log.witness_status()[0].requests >= 2),
+        wait_until(Duration::from_secs(10), || log.witness_status()[0].requests
+            >= 2),
         "{fault:?}: {:?}",
         log.witness_status()
     );
@@ -135,7 +142,10 @@ fn fault_then_heal(fault: Fault) {
     assert_eq!(status.cosigned_size, None);
     assert_eq!(log.latest_witnessed(), None, "{fault:?}");
     println!("{fault:?}: slowest apply {slowest:?}; witness: {status:?}");
-    assert!(slowest < Duration::from_millis(400), "{fault:?}: apply took {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(400),
+        "{fault:?}: apply took {slowest:?}"
+    );
 
     // The fault ends: a real witness on the same address.
     if let Some(fake) = fake {
@@ -150,8 +160,7 @@ fn fault_then_heal(fault: Fault) {
     }
     let newest = FAULT_BLOCKS + 2;
     assert!(
-        wait_until(Duration::from_secs(20), || log
-            .witness_status()[0]
+        wait_until(Duration::from_secs(20), || log.witness_status()[0]
             .cosigned_size
             == Some(newest)),
         "{fault:?}: {:?}",

@@ -57,7 +57,10 @@ fn every_n_blocks_persisted_and_recovered() {
     let proof = ledger.history_proof_at(9, 10).unwrap();
     verify_history_inclusion(&Hash(*head.root_hash()), 10, &header.encode(), &proof).unwrap();
     drop(ledger);
-    assert!(log.issue_now().unwrap().is_none(), "no new block, no checkpoint");
+    assert!(
+        log.issue_now().unwrap().is_none(),
+        "no new block, no checkpoint"
+    );
     // With no quorum line, the latest checkpoint is "witnessed" as it is.
     let note = log.latest_witnessed().unwrap();
     verify_checkpoint(note.as_bytes(), &log_vkey(), &no_witnesses).unwrap();
@@ -87,9 +90,14 @@ fn every_n_blocks_persisted_and_recovered() {
         .unwrap();
     journal.write_all(&[1, 0, 0, 1, 0, b'x', b'y']).unwrap();
     drop(journal);
-    let log =
-        CheckpointLog::open(dir.path(), log_key(), no_witnesses, node.clone(), fast_config(3))
-            .unwrap();
+    let log = CheckpointLog::open(
+        dir.path(),
+        log_key(),
+        no_witnesses,
+        node.clone(),
+        fast_config(3),
+    )
+    .unwrap();
     assert_eq!(sizes(&log), [3, 6, 9, 10, 13]);
     apply(&node);
     assert_eq!(log.issue_now().unwrap().unwrap().size(), 14);
@@ -139,11 +147,17 @@ fn bad_configurations_are_refused() {
     };
     let witness = witness_key(0).verifier_key();
     assert!(matches!(
-        open(format!("witness w {witness}\n").as_bytes(), LogConfig::default()),
+        open(
+            format!("witness w {witness}\n").as_bytes(),
+            LogConfig::default()
+        ),
         Err(ledger_log::LogError::WitnessUrl { .. })
     ));
     assert!(matches!(
-        open(format!("witness w {witness} https://w.test\n").as_bytes(), LogConfig::default()),
+        open(
+            format!("witness w {witness} https://w.test\n").as_bytes(),
+            LogConfig::default()
+        ),
         Err(ledger_log::LogError::WitnessUrl { .. })
     ));
     let other = ledger_core::SignerKey::new(
@@ -153,10 +167,16 @@ fn bad_configurations_are_refused() {
     )
     .unwrap();
     assert!(matches!(
-        open(format!("log {}\n", other.verifier_key()).as_bytes(), LogConfig::default()),
+        open(
+            format!("log {}\n", other.verifier_key()).as_bytes(),
+            LogConfig::default()
+        ),
         Err(ledger_log::LogError::NotInPolicy)
     ));
     let mut zero = LogConfig::default();
     zero.issuance.every_blocks = 0;
-    assert!(matches!(open(b"", zero), Err(ledger_log::LogError::Issuance)));
+    assert!(matches!(
+        open(b"", zero),
+        Err(ledger_log::LogError::Issuance)
+    ));
 }

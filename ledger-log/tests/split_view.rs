@@ -69,7 +69,11 @@ fn forked_checkpoint_is_refused_rejected_and_evidence() {
     // The fork: the same blocks up to 4, other mints from block 5 on.
     let forked = node();
     for height in 0..BLOCKS {
-        let amount = if height < FORK_AT { height + 1 } else { 1_000 + height };
+        let amount = if height < FORK_AT {
+            height + 1
+        } else {
+            1_000 + height
+        };
         apply_with(&forked, amount);
     }
     let header = |node: &Node, height: u64| node.read().header_at(height).unwrap().unwrap();

@@ -89,7 +89,10 @@ pub fn policy(witnesses: &[(u8, String)], k: usize) -> Policy {
     let mut text = format!("log {}\n", log_key().verifier_key());
     let mut names = Vec::new();
     for (i, url) in witnesses {
-        text.push_str(&format!("witness w{i} {} {url}\n", witness_key(*i).verifier_key()));
+        text.push_str(&format!(
+            "witness w{i} {} {url}\n",
+            witness_key(*i).verifier_key()
+        ));
         names.push(format!("w{i}"));
     }
     text.push_str(&format!("group q {k} {}\nquorum q\n", names.join(" ")));
