@@ -111,6 +111,15 @@ pub enum LogError {
     /// The checkpoint could not be built or signed.
     #[error("signing: {0}")]
     Sign(String),
+    /// The policy file could not be read, is larger than
+    /// `MAX_POLICY_BYTES`, or is not a tlog-policy.
+    #[error("policy {path}: {reason}")]
+    Policy {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The runtime could not start.
     #[error("starting the runtime: {0}")]
     Runtime(std::io::Error),
@@ -335,7 +344,8 @@ impl<H: HistorySource + 'static> CheckpointLog<H> {
         self.shared.key.verifier_key()
     }
 
-    /// Stops the background tasks and waits (at most a second) for them.
+    /// Stops the background tasks and waits (at most a second) for them;
+    /// from inside an async context it does not wait.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -343,7 +353,13 @@ impl<H: HistorySource + 'static> CheckpointLog<H> {
     fn stop(&mut self) {
         self.shared.shutdown.send_replace(true);
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            // Inside another runtime blocking is not allowed: let the tasks
+            // end on their own (each sees the shutdown signal).
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            }
         }
     }
 }
@@ -352,6 +368,34 @@ impl<H: HistorySource + 'static> Drop for CheckpointLog<H> {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Reads a witness policy file (c2sp.org/tlog-policy text: `witness <name>
+/// <vkey> <url>` lines, groups, a quorum), reading at most
+/// `MAX_POLICY_BYTES` + 1 bytes.
+///
+/// # Errors
+/// [`LogError::Policy`].
+pub fn read_policy(path: &Path) -> Result<Policy, LogError> {
+    use std::io::Read as _;
+    let error = |reason: String| LogError::Policy {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(ledger_core::MAX_POLICY_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| error(e.to_string()))?;
+    if bytes.len() > ledger_core::MAX_POLICY_BYTES {
+        return Err(error(format!(
+            "larger than {} bytes",
+            ledger_core::MAX_POLICY_BYTES
+        )));
+    }
+    Policy::parse(&bytes).map_err(|e| error(e.to_string()))
 }
 
 fn witnesses_of(policy: &Policy) -> Result<Vec<Arc<Witness>>, LogError> {

@@ -36,7 +36,17 @@ fn forked_checkpoint_is_refused_rejected_and_evidence() {
         .enumerate()
         .map(|(i, s)| (i as u8, format!("http://{}", s.local_addr())))
         .collect();
-    let policy = policy(&witnesses, 2);
+    // The policy as a node reads it: a tlog-policy file.
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy_file = policy_dir.path().join("policy");
+    std::fs::write(&policy_file, policy_text(&witnesses, 2)).unwrap();
+    let policy = ledger_log::read_policy(&policy_file).unwrap();
+    assert_eq!(policy, common::policy(&witnesses, 2));
+    std::fs::write(&policy_file, vec![b'#'; ledger_core::MAX_POLICY_BYTES + 1]).unwrap();
+    assert!(matches!(
+        ledger_log::read_policy(&policy_file),
+        Err(ledger_log::LogError::Policy { .. })
+    ));
 
     // The honest log: blocks 0..=10, one checkpoint of 11, three cosignatures.
     let honest_dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,11 @@ pub async fn start_witness(dir: &Path, i: u8, addr: SocketAddr) -> RunningServer
 
 /// A policy of the given witnesses (index, URL) and a quorum of `k`.
 pub fn policy(witnesses: &[(u8, String)], k: usize) -> Policy {
+    Policy::parse(policy_text(witnesses, k).as_bytes()).unwrap()
+}
+
+/// The tlog-policy text of [`policy`].
+pub fn policy_text(witnesses: &[(u8, String)], k: usize) -> String {
     let mut text = format!("log {}\n", log_key().verifier_key());
     let mut names = Vec::new();
     for (i, url) in witnesses {
@@ -96,7 +101,7 @@ pub fn policy(witnesses: &[(u8, String)], k: usize) -> Policy {
         names.push(format!("w{i}"));
     }
     text.push_str(&format!("group q {k} {}\nquorum q\n", names.join(" ")));
-    Policy::parse(text.as_bytes()).unwrap()
+    text
 }
 
 /// Short timeouts and backoff so that faults heal within a test.
