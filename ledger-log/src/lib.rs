@@ -54,7 +54,9 @@ use std::time::Duration;
 pub use evidence::{EvidenceError, SplitViewEvidence};
 pub use history::{HistoryError, HistorySource, TreeHash};
 pub use journal::{CheckpointJournal, JournalError, StoredCheckpoint};
-pub use log::{CheckpointLog, ClientConfig, IssuancePolicy, LogConfig, LogError, WitnessStatus};
+pub use log::{
+    read_policy, CheckpointLog, ClientConfig, IssuancePolicy, LogConfig, LogError, WitnessStatus,
+};
 
 /// The largest journal record's payload: a checkpoint note signed by the
 /// log (a few hundred bytes) or one cosignature (about a hundred), with a
