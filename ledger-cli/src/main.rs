@@ -5,6 +5,8 @@
 //! SIGTERM; `ledger witness keygen --name NAME --out FILE` makes a witness
 //! key.
 
+mod log_cmd;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +31,9 @@ enum Command {
     /// Transparency-log witness (c2sp.org/tlog-witness).
     #[command(subcommand)]
     Witness(WitnessCommand),
+    /// Checkpoint log tools: a log key, split-view evidence.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +191,7 @@ fn main() -> std::process::ExitCode {
             },
         ),
         Command::Witness(WitnessCommand::Keygen { name, out }) => keygen(&name, &out),
+        Command::Log(command) => return log_cmd::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
