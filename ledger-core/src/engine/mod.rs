@@ -48,7 +48,9 @@ mod open;
 mod propose;
 mod query;
 pub(crate) mod records;
+mod tiles;
 mod witnessed;
+mod witnessed_codec;
 
 use std::sync::Arc;
 
@@ -79,6 +81,7 @@ pub use query::{
 pub use witnessed::{
     verify_witnessed, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
 };
+pub use witnessed_codec::WitnessedProofDecodeError;
 
 use commit::{Committer, InFlight};
 use head_values::HeadValues;
