@@ -35,8 +35,9 @@
 //! # async fn run() -> std::io::Result<()> {
 //! use std::sync::Arc;
 //! use ledger_serve::{serve, CheckpointSource, ServeState, SharedLedger};
-//! # use ledger_core::testing::ScriptedApp;
-//! # let ledger = ledger_core::Ledger::open(ledger_core::MemStore::new(), ScriptedApp, ledger_core::LedgerConfig::new(1)).unwrap();
+//! # use ledger_core::testing::{key, ScriptedApp};
+//! # let app = ScriptedApp { minter: ledger_core::PublicKey::from_signing_key(&key(1)) };
+//! # let ledger = ledger_core::Ledger::open(ledger_core::MemStore::new(), app, ledger_core::LedgerConfig::new(1)).unwrap();
 //! struct Latest;
 //! impl CheckpointSource for Latest {
 //!     fn latest(&self) -> Option<String> { None }
