@@ -86,7 +86,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
 
 fn hex_arg(text: &str, what: &str) -> Result<String, VerifyFailure> {
     let valid = !text.is_empty()
-        && text.len() % 2 == 0
+        && text.len().is_multiple_of(2)
         && text.len() <= 512
         && text.bytes().all(|b| b.is_ascii_hexdigit());
     if valid {

@@ -204,15 +204,13 @@ fn ledger_tiles_and_entry_bundles() {
             let bundle_bytes = ledger.history_tile(&bundle, size).unwrap().unwrap();
             let tile_bytes = ledger.history_tile(&tile, size).unwrap().unwrap();
             let mut rest = &bundle_bytes[..];
-            let mut height = bundle.index * 256;
-            for leaf in tile_bytes.chunks(32) {
+            for (height, leaf) in (bundle.index * 256..).zip(tile_bytes.chunks(32)) {
                 let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
                 let entry = &rest[2..2 + len];
                 let header = ledger.header_at(height).unwrap().unwrap();
                 assert_eq!(entry, &header.encode()[..]);
                 assert_eq!(leaf, tlog::record_hash(entry).0);
                 rest = &rest[2 + len..];
-                height += 1;
             }
             assert!(rest.is_empty());
         }

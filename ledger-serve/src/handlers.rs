@@ -220,7 +220,7 @@ fn wants_json(query: &ProofQuery, headers: &HeaderMap) -> bool {
 
 /// Lower- or upper-case hex of at most `max_bytes` bytes.
 fn parse_hex(text: &str, max_bytes: usize) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.len() / 2 > max_bytes {
+    if !text.len().is_multiple_of(2) || text.len() / 2 > max_bytes {
         return None;
     }
     let digit = |b: u8| (b as char).to_digit(16);
