@@ -3,13 +3,17 @@
 //! `ledger witness serve --key FILE --logs FILE --state DIR --listen ADDR`
 //! runs a c2sp.org/tlog-witness (`POST /add-checkpoint`) until SIGINT or
 //! SIGTERM; `ledger witness keygen --name NAME --out FILE` makes a witness
-//! key.
+//! key; `ledger verify --url URL --log-key VKEY --policy FILE (--tx ID |
+//! --state KEY)` checks a record's witnessed proof from a read API
+//! (`verify_cmd.rs`).
 
 mod log_cmd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use ledger_core::checkpoint::{NoteKeyError, SignatureType, SignerKey};
@@ -34,6 +38,8 @@ enum Command {
     /// Checkpoint log tools: a log key, split-view evidence.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Checks a record's witnessed proof from a ledger's read API.
+    Verify(verify_cmd::VerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +179,7 @@ fn keygen(name: &str, out: &Path) -> Result<(), CliError> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Verify(args) => return verify_cmd::run(&args),
         Command::Witness(WitnessCommand::Serve {
             key,
             logs,

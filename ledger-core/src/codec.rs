@@ -28,6 +28,17 @@ pub enum Limit {
     TxBytes,
     /// The hash count of a proof.
     ProofHashes,
+    /// [`crate::limits::MAX_WITNESSED_PROOF_BYTES`].
+    WitnessedProofBytes,
+    /// [`crate::limits::MAX_RECEIPT_BYTES`].
+    ReceiptBytes,
+    /// [`crate::limits::MAX_INCLUSION_PROOF_BYTES`] or
+    /// [`crate::limits::MAX_STATE_PROOF_BYTES`].
+    ProofBytes,
+    /// [`crate::limits::MAX_STATE_KEY_BYTES`].
+    StateKeyBytes,
+    /// [`crate::limits::MAX_STATE_VALUE_BYTES`].
+    StateValueBytes,
 }
 
 impl std::fmt::Display for Limit {
@@ -38,6 +49,11 @@ impl std::fmt::Display for Limit {
             Limit::BlockBytes => "block length",
             Limit::TxBytes => "transaction length",
             Limit::ProofHashes => "proof hash count",
+            Limit::WitnessedProofBytes => "witnessed proof length",
+            Limit::ReceiptBytes => "receipt length",
+            Limit::ProofBytes => "proof length",
+            Limit::StateKeyBytes => "state key length",
+            Limit::StateValueBytes => "state value length",
         })
     }
 }

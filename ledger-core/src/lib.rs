@@ -112,16 +112,17 @@ pub use engine::{
     AuditFinding, AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport,
     CheckpointReport, ExecutedBlock, ExecutionError, FindingKind, Heights, InvalidTransactions,
     Ledger, LedgerConfig, LedgerError, RecoveryReport, StateRead, StateRecord, TransactionRecord,
-    VerifiedBlock, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
-    DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_CHECKPOINT_BLOCKS, DEFAULT_CHECKPOINT_INTERVAL,
-    DEFAULT_STATE_MEMORY_BYTES, DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES,
-    MAX_AUDIT_FINDINGS,
+    VerifiedBlock, VerifiedRecord, WitnessedProof, WitnessedProofDecodeError, WitnessedProofError,
+    WitnessedRecord, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_CHECKPOINT_BLOCKS,
+    DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_STATE_MEMORY_BYTES, DEFAULT_STATE_RETENTION,
+    DEFAULT_VALUE_CACHE_BYTES, MAX_AUDIT_FINDINGS,
 };
 pub use hash::{hash, Domain, Hash};
 pub use limits::{
     BLOCK_FORMAT_VERSION, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_KEY_NAME_BYTES, MAX_NOTE_BYTES,
     MAX_NOTE_SIGNATURES, MAX_PAYLOAD_BYTES, MAX_POLICY_BYTES, MAX_POLICY_GROUPS, MAX_POLICY_LOGS,
-    MAX_POLICY_WITNESSES, MAX_TXS_PER_BLOCK, MAX_TX_BYTES, TX_FIXED_BYTES,
+    MAX_POLICY_WITNESSES, MAX_TXS_PER_BLOCK, MAX_TX_BYTES, MAX_WITNESSED_PROOF_BYTES,
+    TX_FIXED_BYTES, WITNESSED_PROOF_FORMAT_VERSION,
 };
 pub use machine::{
     Event, Events, Failure, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,

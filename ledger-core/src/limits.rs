@@ -177,3 +177,59 @@ pub const MAX_POLICY_GROUPS: usize = 256;
 const _: () = assert!(MAX_NOTE_SIGNATURES >= 16);
 const _: () =
     assert!(MAX_POLICY_LOGS >= 32 && MAX_POLICY_WITNESSES >= 32 && MAX_POLICY_GROUPS >= 32);
+
+// ---------------------------------------------------------------------------
+// Witnessed proofs in their binary encoding (`WitnessedProof::encode`,
+// `docs/FORMAT.md`): what an offline verifier (a QR proof bundle) decodes.
+// Each length is checked against its limit before the bytes it announces
+// are read; the whole input against `MAX_WITNESSED_PROOF_BYTES` first.
+
+/// Format version of the binary `WitnessedProof` encoding.
+pub const WITNESSED_PROOF_FORMAT_VERSION: u16 = 1;
+
+/// Largest encoded receipt: tag, event count, and `MAX_EVENTS_PER_TX`
+/// events of two u16-length-prefixed fields whose bytes together are at
+/// most `MAX_EVENT_BYTES` (a failure is far shorter).
+pub const MAX_RECEIPT_BYTES: u32 = 1 + 2 + MAX_EVENTS_PER_TX as u32 * (4 + MAX_EVENT_BYTES as u32);
+
+/// Largest encoded inclusion proof (index, size, count, 65 hashes):
+/// `merkle::MAX_PROOF_HASHES` hashes after 17 bytes.
+pub const MAX_INCLUSION_PROOF_BYTES: u32 = 8 + 8 + 1 + 65 * 32;
+
+/// Largest encoded state proof: a leaf terminal (65 bytes), the u16 count,
+/// a bitmap of 256 bits and 256 sibling hashes.
+pub const MAX_STATE_PROOF_BYTES: u32 = 65 + 2 + 32 + 256 * 32;
+
+/// Largest encoded `WitnessedProof`: above the largest transaction record
+/// (a transaction of `MAX_TX_BYTES`, the largest receipt, two inclusion
+/// proofs) and the largest state record (key, value, state proof), with the
+/// header and history proof. Small enough to hold in memory without
+/// thought, and to say no to at once.
+pub const MAX_WITNESSED_PROOF_BYTES: u32 = 192 * 1024;
+
+const _: () = assert!(
+    2 + 1
+        + HEADER_BYTES
+        + 4
+        + MAX_INCLUSION_PROOF_BYTES
+        + 4
+        + MAX_TX_BYTES
+        + 4
+        + MAX_RECEIPT_BYTES
+        + 2 * (4 + MAX_INCLUSION_PROOF_BYTES)
+        <= MAX_WITNESSED_PROOF_BYTES
+);
+const _: () = assert!(
+    2 + 1
+        + HEADER_BYTES
+        + 4
+        + MAX_INCLUSION_PROOF_BYTES
+        + 4
+        + MAX_STATE_KEY_BYTES as u32
+        + 1
+        + 4
+        + MAX_STATE_VALUE_BYTES as u32
+        + 4
+        + MAX_STATE_PROOF_BYTES
+        <= MAX_WITNESSED_PROOF_BYTES
+);

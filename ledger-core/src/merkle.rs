@@ -30,6 +30,7 @@ pub mod history;
 pub mod lanes;
 mod levels;
 pub mod proof;
+pub mod tiles;
 
 use std::sync::LazyLock;
 

@@ -56,8 +56,8 @@ pub use proof::{
 pub use prove::prove;
 #[cfg(feature = "testing")]
 pub(crate) use stored::decode_stale as decode_stale_list;
-pub(crate) use stored::stored_column;
 pub use stored::{add_delta_to_batch, add_pruning_to_batch, add_writes_to_batch, StoredStateTree};
+pub(crate) use stored::{stale_keys, stored_column};
 pub use update::{apply_updates, StaleEntry, StateTreeWrites, StateUpdate};
 pub use verifying::VerifyingReader;
 

@@ -75,8 +75,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn tested_config(checkpoint_blocks: u64, memory: usize, buffered: bool) -> LedgerConfig {
+fn tested_config(
+    checkpoint_blocks: u64,
+    memory: usize,
+    buffered: bool,
+    every: bool,
+) -> LedgerConfig {
     let mut config = config();
+    config.keep_every_version = every;
     config.state_retention = 1_000;
     config.checkpoint_blocks = checkpoint_blocks;
     config.checkpoint_interval = Duration::MAX;
@@ -113,8 +119,10 @@ proptest! {
         // 0: every apply waits for a checkpoint of everything before it.
         memory in prop_oneof![Just(0usize), Just(usize::MAX)],
         buffered in any::<bool>(),
+        // Keep every version (no height ever refused), or merge.
+        every in any::<bool>(),
     ) {
-        let config = tested_config(checkpoint_blocks, memory, buffered);
+        let config = tested_config(checkpoint_blocks, memory, buffered, every);
         let mut ledger = open(MemStore::new(), &config);
         for op in ops {
             match op {
@@ -165,8 +173,8 @@ proptest! {
                         }
                         Err(LedgerError::StateNotKept { .. }) => {
                             // Only heights before the last checkpoint that
-                            // are not checkpoints themselves.
-                            prop_assert!(checkpoint.is_some_and(|c| height < c));
+                            // are not checkpoints themselves, when merging.
+                            prop_assert!(!every && checkpoint.is_some_and(|c| height < c));
                         }
                         Err(error) => prop_assert!(false, "height {}: {:?}", height, error),
                     }

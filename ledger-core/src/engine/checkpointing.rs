@@ -113,6 +113,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             versions,
             base: self.state_checkpoint,
             retention: self.config.state_retention,
+            every_version: self.config.keep_every_version,
         };
         self.checkpoint_in_flight = Some(checkpointer.submit(job)?);
         Ok(())
@@ -221,6 +222,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
                 versions: self.layers.through(height),
                 base: self.state_checkpoint,
                 retention: self.config.state_retention,
+                every_version: self.config.keep_every_version,
             };
             let done = write_checkpoint(&*self.store, job)?;
             self.layers.drop_through(done.version);

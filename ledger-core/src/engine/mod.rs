@@ -55,7 +55,9 @@ mod propose;
 mod query;
 pub(crate) mod records;
 pub(crate) mod state_checkpoint;
+mod tiles;
 mod witnessed;
+mod witnessed_codec;
 
 use std::sync::Arc;
 
@@ -86,6 +88,7 @@ pub use query::{
 pub use witnessed::{
     verify_witnessed, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
 };
+pub use witnessed_codec::WitnessedProofDecodeError;
 
 use crate::state_tree::StateLayers;
 use commit::{Committer, InFlight};
@@ -146,6 +149,12 @@ pub struct LedgerConfig {
     /// hold all of it: memory stays inside the budget however slow the
     /// store is.
     pub state_memory_bytes: usize,
+    /// Store every state version, not only checkpoint versions: each
+    /// checkpoint writes the versions it covers one by one (in one atomic
+    /// batch), so that the state at every retained height stays readable
+    /// and provable after it leaves memory — at the cost of writing what a
+    /// merged checkpoint would skip. Off by default.
+    pub keep_every_version: bool,
 }
 
 impl LedgerConfig {
@@ -162,6 +171,7 @@ impl LedgerConfig {
             checkpoint_blocks: DEFAULT_CHECKPOINT_BLOCKS,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             state_memory_bytes: DEFAULT_STATE_MEMORY_BYTES,
+            keep_every_version: false,
         }
     }
 }

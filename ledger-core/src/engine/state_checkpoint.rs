@@ -90,6 +90,8 @@ pub(super) struct CheckpointJob {
     pub(super) versions: Vec<Arc<StateTreeWrites>>,
     pub(super) base: Option<u64>,
     pub(super) retention: u64,
+    /// Each version its own checkpoint (`LedgerConfig::keep_every_version`).
+    pub(super) every_version: bool,
 }
 
 /// What a committed checkpoint reports.
@@ -201,26 +203,52 @@ pub(super) fn write_checkpoint<S: Store + ?Sized>(
     store: &S,
     job: CheckpointJob,
 ) -> Result<CheckpointDone, LedgerError> {
-    let refs: Vec<&StateTreeWrites> = job.versions.iter().map(|writes| &**writes).collect();
-    let delta = merge_versions(job.base, &refs);
-    let height = delta.version;
-    let mut batch = WriteBatch::with_capacity(delta.nodes.len() + delta.values.len() + 16);
-    add_delta_to_batch(&delta, &mut batch);
+    // Merged: one checkpoint at the newest version. Every version: one
+    // checkpoint per version, in version order, in the same batch.
+    let groups: Vec<&[Arc<StateTreeWrites>]> = if job.every_version {
+        job.versions.chunks(1).collect()
+    } else {
+        vec![&job.versions[..]]
+    };
+    let mut batch = WriteBatch::new();
+    let mut base = job.base;
+    let mut height = job.base.unwrap_or(0);
+    let mut written: Vec<(u64, Vec<crate::state_tree::StaleEntry>)> = Vec::new();
+    for group in groups {
+        let refs: Vec<&StateTreeWrites> = group.iter().map(|writes| &**writes).collect();
+        let delta = merge_versions(base, &refs);
+        height = delta.version;
+        add_delta_to_batch(&delta, &mut batch);
+        let record = CheckpointRecord {
+            height,
+            previous: base,
+            state_root: delta.root_hash,
+        };
+        batch.put(
+            Column::StateCheckpoints,
+            height_key(height).to_vec(),
+            record.encode().to_vec(),
+        );
+        written.push((height, delta.stale));
+        base = Some(height);
+    }
     if height >= job.retention {
         let oldest_kept = height - job.retention;
+        // What older versions alone need: in the store, and in this batch
+        // (deletes after the puts they undo; a batch applies in order).
         add_pruning_to_batch(store, oldest_kept, &mut batch)?;
-        prune_checkpoint_records(store, oldest_kept, height, &mut batch)?;
+        for (version, stale) in written
+            .iter()
+            .filter(|(version, _)| *version <= oldest_kept)
+        {
+            for (column, key) in crate::state_tree::stale_keys(stale) {
+                batch.delete(column, key);
+            }
+            batch.delete(Column::StateStale, version.to_be_bytes().to_vec());
+        }
+        let new_heights: Vec<u64> = written.iter().map(|(version, _)| *version).collect();
+        prune_checkpoint_records(store, oldest_kept, &new_heights, &mut batch)?;
     }
-    let record = CheckpointRecord {
-        height,
-        previous: job.base,
-        state_root: delta.root_hash,
-    };
-    batch.put(
-        Column::StateCheckpoints,
-        height_key(height).to_vec(),
-        record.encode().to_vec(),
-    );
     let bytes = batch.payload_bytes();
     store.commit(batch, Durability::Synced)?;
     Ok(CheckpointDone {
@@ -230,27 +258,33 @@ pub(super) fn write_checkpoint<S: Store + ?Sized>(
 }
 
 /// Deletes the records of checkpoints older than the newest one at or
-/// before `oldest_kept` (which stays: it is where the audit starts).
+/// before `oldest_kept` (which stays: it is where the audit starts), among
+/// those stored and those of this batch (`new`, ascending).
 fn prune_checkpoint_records<S: StoreRead + ?Sized>(
     store: &S,
     oldest_kept: u64,
-    new: u64,
+    new: &[u64],
     batch: &mut WriteBatch,
 ) -> Result<(), LedgerError> {
     let end = oldest_kept.saturating_add(1);
-    let mut older: Vec<bytes::Bytes> = Vec::new();
+    let mut older: Vec<u64> = Vec::new();
     for entry in store.scan(
         Column::StateCheckpoints,
         KeyRange::between(Vec::new(), height_key(end).to_vec()),
     )? {
-        older.push(entry?.0);
+        let (key, _) = entry?;
+        let height = <[u8; 8]>::try_from(&key[..])
+            .map(u64::from_be_bytes)
+            .map_err(|_| {
+                LedgerError::corrupt(Column::StateCheckpoints, &key, "key is not a height")
+            })?;
+        older.push(height);
     }
-    // The newest at or before `oldest_kept` stays, unless the new
-    // checkpoint is itself at or before it.
-    let keep = if new <= oldest_kept { 0 } else { 1 };
-    let delete = older.len().saturating_sub(keep);
-    for key in older.into_iter().take(delete) {
-        batch.delete(Column::StateCheckpoints, key);
+    older.extend(new.iter().copied().filter(|height| *height <= oldest_kept));
+    // The newest of them stays.
+    older.pop();
+    for height in older {
+        batch.delete(Column::StateCheckpoints, height_key(height).to_vec());
     }
     Ok(())
 }

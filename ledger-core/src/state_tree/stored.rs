@@ -177,6 +177,19 @@ pub(crate) fn encode_stale(entries: &[StaleEntry]) -> Vec<u8> {
     out
 }
 
+/// The store keys of stale entries: (column, key).
+pub(crate) fn stale_keys(entries: &[StaleEntry]) -> Vec<(Column, Vec<u8>)> {
+    entries
+        .iter()
+        .map(|entry| match entry {
+            StaleEntry::Node(key) => (Column::StateNodes, key.encode()),
+            StaleEntry::Value { position, version } => {
+                (Column::StateValues, leaf_key(position, *version).to_vec())
+            }
+        })
+        .collect()
+}
+
 /// The store keys a stale list names: (column, key). Stale lists come back
 /// from a store that may be damaged: strict, no unchecked indexing.
 #[deny(clippy::indexing_slicing)]
