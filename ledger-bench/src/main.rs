@@ -25,6 +25,7 @@ mod output;
 mod rates;
 mod recovery;
 mod replay;
+mod witnessed;
 mod workload;
 
 #[global_allocator]
@@ -120,6 +121,12 @@ struct Options {
     /// `--checkpoint-ms`) replays them all.
     #[arg(long)]
     crash_recovery: bool,
+    /// Also issue a signed checkpoint every N blocks and have two witnesses
+    /// (in this process, on loopback, durable state) cosign it, as a node
+    /// does (`ledger-log`, `ledger-witness`): the throughput then includes
+    /// issuance; compare with a run without.
+    #[arg(long)]
+    witnessed_every: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,6 +242,7 @@ fn run(options: &Options) -> Result<(), String> {
                 &blocks,
                 pipelined,
                 config,
+                options.witnessed_every,
             )?;
             (report, end(ledger, false)?)
         }
@@ -248,8 +256,14 @@ fn run(options: &Options) -> Result<(), String> {
                 }
             };
             let store = RocksStore::open(&path).map_err(|e| e.to_string())?;
-            let (report, ledger) =
-                replay(store, options.workload, &blocks, pipelined, config.clone())?;
+            let (report, ledger) = replay(
+                store,
+                options.workload,
+                &blocks,
+                pipelined,
+                config.clone(),
+                options.witnessed_every,
+            )?;
             let mut ending = end(ledger, options.crash_recovery)?;
             ending.disk_bytes = Some(directory_bytes(&path));
             if options.crash_recovery {

@@ -209,6 +209,12 @@ pub fn print(run: &Run<'_>) {
             recovery.store_open_seconds
         );
     }
+    if let Some(witnessing) = &report.witnessing {
+        println!(
+            "witnessed         {:>10} checkpoints issued (latest size {:?}); latest cosigned by both witnesses: size {:?}",
+            witnessing.issued, witnessing.issued_size, witnessing.witnessed_size
+        );
+    }
     println!("state root        {}", report.state_root);
     if !options.json {
         return;
@@ -273,6 +279,14 @@ pub fn print(run: &Run<'_>) {
             fixed(recovery.map(|r| r.replay_state_root_seconds), 4),
         )
         .option("replayed_blocks", recovery.map(|r| r.replayed_blocks))
+        .option(
+            "witnessed_checkpoints_issued",
+            report.witnessing.map(|w| w.issued as u64),
+        )
+        .option(
+            "witnessed_size",
+            report.witnessing.and_then(|w| w.witnessed_size),
+        )
         .option("replayed_txs", recovery.map(|r| r.replayed_transactions))
         .option(
             "replay_tx_per_sec",

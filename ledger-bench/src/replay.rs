@@ -1,5 +1,6 @@
 //! The validator's replay of the generated blocks, timed stage by stage.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,13 +10,17 @@ use ledger_core::verify::SignatureVerifier;
 use ledger_core::{
     verify_block, Block, CheckpointReport, Heights, Ledger, LedgerConfig, VerifiedBlock,
 };
+use parking_lot::RwLock;
 
+use crate::witnessed::{WitnessedLog, Witnessing};
 use crate::workload::{BenchApp, WorkloadKind, CHAIN_ID};
 use crate::{allocations, memory, progress};
 
 /// Time and counts of the replay.
 #[derive(Default)]
 pub struct Replay {
+    /// `--witnessed-every`: what the log and its witnesses did.
+    pub witnessing: Option<Witnessing>,
     pub decode: Duration,
     pub verify: Duration,
     pub apply: Duration,
@@ -123,8 +128,14 @@ pub fn replay<S: Store + 'static>(
     blocks: &[Bytes],
     pipelined: bool,
     config: LedgerConfig,
+    witnessed_every: Option<u64>,
 ) -> Result<(Replay, Ledger<S, BenchApp>), String> {
-    let mut ledger = Ledger::open(store, BenchApp::new(kind), config).map_err(|e| e.to_string())?;
+    let shared = Arc::new(RwLock::new(
+        Ledger::open(store, BenchApp::new(kind), config).map_err(|e| e.to_string())?,
+    ));
+    // The signed, witnessed checkpoints of `--witnessed-every` (started
+    // once the genesis block is in).
+    let mut witnessed: Option<WitnessedLog<S, BenchApp>> = None;
     let mut report = Replay::default();
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).map_err(|e| e.to_string())?;
@@ -146,7 +157,7 @@ pub fn replay<S: Store + 'static>(
     let mut measured_start = start;
     let mut cpu_start = process_cpu_seconds();
     let mut allocations_start = allocations::allocations();
-    let mut checkpoints_start = ledger.checkpoint_report();
+    let mut checkpoints_start = shared.read().checkpoint_report();
     let warm_block = (blocks.len().saturating_sub(1) / 4).max(1);
     std::thread::scope(|scope| -> Result<(), String> {
         if pipelined {
@@ -176,6 +187,7 @@ pub fn replay<S: Store + 'static>(
                 prepare(&verifier, bytes)?
             };
             let applied_at = Instant::now();
+            let mut ledger = shared.write();
             let outcome = if pipelined {
                 // The block commits in the background while the next one
                 // executes; the previous block is durable now.
@@ -192,6 +204,10 @@ pub fn replay<S: Store + 'static>(
                 ledger.flush().map_err(|e| e.to_string())?;
                 ledger.checkpoint_state().map_err(|e| e.to_string())?;
                 checkpoints_start = ledger.checkpoint_report();
+                drop(ledger);
+                if let Some(every) = witnessed_every {
+                    witnessed = Some(WitnessedLog::start(Arc::clone(&shared), every)?);
+                }
                 report.peak_rss_reset = memory::reset_peak();
                 measured_start = Instant::now();
                 report.seconds = -start.elapsed().as_secs_f64();
@@ -222,17 +238,28 @@ pub fn replay<S: Store + 'static>(
                     record_latency(&mut latency, done - entered)?;
                 }
                 sample_state(&mut report, &ledger, height == warm_block);
+                drop(ledger);
+                if let Some(log) = &witnessed {
+                    log.after_block()?;
+                }
             }
             report.state_root = outcome.header.state_root.to_hex();
             bar.inc(1);
         }
-        ledger.flush().map_err(|e| e.to_string())?;
+        shared.read().flush().map_err(|e| e.to_string())?;
         if let Some(entered) = awaiting_durability {
             record_latency(&mut latency, entered.elapsed())?;
         }
         Ok(())
     })?;
     report.seconds += start.elapsed().as_secs_f64();
+    if let Some(log) = witnessed.take() {
+        // The last checkpoint has a few seconds to be cosigned (not timed).
+        report.witnessing = Some(log.finish(Duration::from_secs(10)));
+    }
+    let ledger = Arc::try_unwrap(shared)
+        .map_err(|_| "the ledger is still shared after the run".to_string())?
+        .into_inner();
     report.cpu_seconds = cpu_start.zip(process_cpu_seconds()).map(|(a, b)| b - a);
     report.allocations = allocations::allocations().saturating_sub(allocations_start);
     report.rss_end = memory::resident_bytes();

@@ -289,3 +289,12 @@ fn bad_options_are_refused_with_a_message() {
         assert!(stderr.starts_with("ledger-bench: --"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn witnessed_checkpoints_are_issued_and_cosigned_during_the_run() {
+    // A checkpoint after every block, two witnesses on loopback: the last
+    // one (size 4: genesis and three blocks) is cosigned by both.
+    let line = json_run(&["--store", "memory", "--witnessed-every", "1"]);
+    assert_eq!(field(&line, "witnessed_checkpoints_issued"), "3");
+    assert_eq!(field(&line, "witnessed_size"), "4");
+}
