@@ -296,6 +296,9 @@ fn witnessed_checkpoints_are_issued_and_cosigned_during_the_run() {
     // the last one (size 4: genesis and three blocks) is cosigned by both.
     // (How many are issued depends on how soon each block is durable.)
     let line = json_run(&["--store", "memory", "--witnessed-every", "1"]);
-    assert!(number(&line, "witnessed_checkpoints_issued") >= 1.0, "{line}");
+    assert!(
+        number(&line, "witnessed_checkpoints_issued") >= 1.0,
+        "{line}"
+    );
     assert_eq!(field(&line, "witnessed_size"), "4");
 }
