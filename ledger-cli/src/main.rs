@@ -5,9 +5,13 @@
 //! SIGTERM; `ledger witness keygen --name NAME --out FILE` makes a witness
 //! key; `ledger verify --url URL --log-key VKEY --policy FILE (--tx ID |
 //! --state KEY)` checks a record's witnessed proof from a read API
-//! (`verify_cmd.rs`).
+//! (`verify_cmd.rs`); `ledger serve` runs a demo node (`serve_cmd.rs`);
+//! `ledger demo init --dir DIR` makes the files of a demo of a log, two
+//! witnesses and a verifier (`demo_cmd.rs`).
 
+mod demo_cmd;
 mod log_cmd;
+mod serve_cmd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +44,12 @@ enum Command {
     Log(log_cmd::LogCommand),
     /// Checks a record's witnessed proof from a ledger's read API.
     Verify(verify_cmd::VerifyArgs),
+    /// A demo node: random transfers in RocksDB, checkpoints to the
+    /// policy's witnesses, the read API.
+    Serve(serve_cmd::ServeArgs),
+    /// Demo set-up: keys, a witness policy and the commands that run it.
+    #[command(subcommand)]
+    Demo(demo_cmd::DemoCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +110,10 @@ enum CliError {
     Rate,
     #[error("starting the runtime or listening: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    Serve(serve_cmd::ServeError),
+    #[error("{0}")]
+    Demo(demo_cmd::DemoError),
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
@@ -199,6 +213,8 @@ fn main() -> std::process::ExitCode {
         ),
         Command::Witness(WitnessCommand::Keygen { name, out }) => keygen(&name, &out),
         Command::Log(command) => return log_cmd::run(command),
+        Command::Serve(args) => serve_cmd::run(&args).map_err(CliError::Serve),
+        Command::Demo(command) => demo_cmd::run(command).map_err(CliError::Demo),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
