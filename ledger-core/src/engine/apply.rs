@@ -246,14 +246,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             commit_start,
             bytes_written,
         } = staged;
-        self.node_cache.insert_writes(&writes);
-        for (position, value) in &writes.values {
-            self.head_values.insert(*position, value.as_ref());
-        }
-        if self.layers.is_empty() {
-            self.layers_since = std::time::Instant::now();
-        }
-        self.layers.push(Arc::new(writes));
+        self.hold_version(writes);
         self.history = history;
         self.head = Some(head);
         timings.commit = commit_start.elapsed();

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::hash::Hash;
 use crate::machine::StateMachine;
 use crate::merkle::merkle_root;
-use crate::state_tree::StateTreeError;
+use crate::state_tree::{StateTreeError, StateTreeWrites};
 use crate::store::{Column, Store, StoreError, StoreRead};
 use crate::types::Block;
 
@@ -96,6 +96,29 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         Ok(self.state_checkpoint)
     }
 
+    /// A checkpoint of `versions` on top of the last one.
+    fn checkpoint_job(&self, versions: Vec<Arc<StateTreeWrites>>) -> CheckpointJob {
+        CheckpointJob {
+            versions,
+            base: self.state_checkpoint,
+            retention: self.config.state_retention,
+            every_version: self.config.keep_every_version,
+        }
+    }
+
+    /// Holds a new head version in memory and fills the caches with its
+    /// writes (applied blocks, and blocks replayed at open).
+    pub(super) fn hold_version(&mut self, writes: StateTreeWrites) {
+        self.node_cache.insert_writes(&writes);
+        for (position, value) in &writes.values {
+            self.head_values.insert(*position, value.as_ref());
+        }
+        if self.layers.is_empty() {
+            self.layers_since = std::time::Instant::now();
+        }
+        self.layers.push(Arc::new(writes));
+    }
+
     /// Starts a checkpoint of every durable version in memory, if any.
     fn start_checkpoint(&mut self) -> Result<(), LedgerError> {
         let Some(durable) = self.durable_height() else {
@@ -105,15 +128,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         if versions.is_empty() {
             return Ok(());
         }
+        let job = self.checkpoint_job(versions);
         let checkpointer = match &mut self.checkpointer {
             Some(checkpointer) => checkpointer,
             none @ None => none.insert(Checkpointer::start(Arc::clone(&self.store))?),
-        };
-        let job = CheckpointJob {
-            versions,
-            base: self.state_checkpoint,
-            retention: self.config.state_retention,
-            every_version: self.config.keep_every_version,
         };
         self.checkpoint_in_flight = Some(checkpointer.submit(job)?);
         Ok(())
@@ -209,21 +227,12 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
                  than its header",
             ));
         }
-        self.node_cache.insert_writes(&executed.writes);
-        for (position, value) in &executed.writes.values {
-            self.head_values.insert(*position, value.as_ref());
-        }
-        self.layers.push(Arc::new(executed.writes));
+        self.hold_version(executed.writes);
         self.head = Some(Head::new(header));
         self.recovery.replayed_blocks += 1;
         self.recovery.replayed_transactions += tx_ids.len() as u64;
         if self.layers.bytes() >= self.config.state_memory_bytes {
-            let job = CheckpointJob {
-                versions: self.layers.through(height),
-                base: self.state_checkpoint,
-                retention: self.config.state_retention,
-                every_version: self.config.keep_every_version,
-            };
+            let job = self.checkpoint_job(self.layers.through(height));
             let done = write_checkpoint(&*self.store, job)?;
             self.layers.drop_through(done.version);
             self.state_checkpoint = Some(done.version);

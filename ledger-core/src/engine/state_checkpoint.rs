@@ -20,7 +20,7 @@ use crate::state_tree::{
 };
 use crate::store::{Column, Durability, KeyRange, Store, StoreError, StoreRead, WriteBatch};
 
-use super::records::height_key;
+use super::records::{decode_height, height_key};
 use super::LedgerError;
 
 /// A state checkpoint's record (in `state_checkpoints`, under its height):
@@ -47,9 +47,7 @@ impl CheckpointRecord {
 
     pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, LedgerError> {
         let corrupt = |detail: &str| LedgerError::corrupt(Column::StateCheckpoints, key, detail);
-        let height = <[u8; 8]>::try_from(key)
-            .map(u64::from_be_bytes)
-            .map_err(|_| corrupt("key is not a height"))?;
+        let height = decode_height(key).ok_or_else(|| corrupt("key is not a height"))?;
         let value = <[u8; CHECKPOINT_RECORD_BYTES]>::try_from(value)
             .map_err(|_| corrupt("record is not 40 bytes"))?;
         let (previous, root) = value.split_at(8);
@@ -273,11 +271,9 @@ fn prune_checkpoint_records<S: StoreRead + ?Sized>(
         KeyRange::between(Vec::new(), height_key(end).to_vec()),
     )? {
         let (key, _) = entry?;
-        let height = <[u8; 8]>::try_from(&key[..])
-            .map(u64::from_be_bytes)
-            .map_err(|_| {
-                LedgerError::corrupt(Column::StateCheckpoints, &key, "key is not a height")
-            })?;
+        let height = decode_height(&key).ok_or_else(|| {
+            LedgerError::corrupt(Column::StateCheckpoints, &key, "key is not a height")
+        })?;
         older.push(height);
     }
     older.extend(new.iter().copied().filter(|height| *height <= oldest_kept));

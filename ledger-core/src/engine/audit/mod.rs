@@ -324,8 +324,7 @@ fn checkpoint_schedule<S: StoreRead + ?Sized>(
     let first = schedule.first().copied();
     for entry in store.scan(Column::StateStale, KeyRange::all())? {
         let (key, _) = entry?;
-        if let Ok(height) = <[u8; 8]>::try_from(&key[..]) {
-            let height = u64::from_be_bytes(height);
+        if let Some(height) = decode_height(&key) {
             if first.is_none_or(|first| height >= first) {
                 schedule.insert(height);
             }
