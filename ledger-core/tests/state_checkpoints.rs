@@ -225,6 +225,63 @@ fn a_failed_checkpoint_poisons_the_ledger_and_reopening_recovers() {
     assert_eq!(reopened.applied_head(), reference().applied_head());
 }
 
+/// A ledger whose state is checkpointed at 2 and whose blocks 3..=5 are
+/// durable only as blocks (the state a crash leaves), with `tamper`'s
+/// replacement of the stored block 4.
+fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerError> {
+    let mut config = config();
+    config.checkpoint_blocks = u64::MAX;
+    config.checkpoint_interval = Duration::MAX;
+    let mut ledger = Ledger::open(FaultyStore::default(), app(), config.clone()).unwrap();
+    for (height, block) in chain()[..6].iter().enumerate() {
+        let verified = ledger.verify_block(block.clone()).unwrap();
+        ledger.apply_block(verified).unwrap();
+        if height == 2 {
+            assert_eq!(ledger.checkpoint_state().unwrap(), Some(2));
+        }
+    }
+    let store = FaultyStore::new(ledger.store().contents());
+    drop(ledger);
+    let mut batch = WriteBatch::new();
+    batch.put(
+        Column::Blocks,
+        4u64.to_be_bytes().to_vec(),
+        tamper(chain()[4].clone()).encode(),
+    );
+    store.commit(batch, Durability::Synced).unwrap();
+    let reopened = Ledger::open(store, app(), config)?;
+    assert_eq!(reopened.recovery_report().replayed_blocks, 3);
+    assert_eq!(reopened.applied_head(), Some(chain()[5].header()));
+    Ok(())
+}
+
+#[test]
+fn replay_refuses_a_stored_block_whose_roots_differ_from_its_header() {
+    // Untouched, the replay of 3..=5 succeeds.
+    open_with_block_4(|block| block).unwrap();
+    let is_block_4 = |error: &LedgerError| {
+        matches!(error, LedgerError::Corrupt { column: Column::Blocks, key, .. }
+            if *key == "0000000000000004")
+    };
+    // Another state root in the header: the state tree's check (the
+    // opening thread) refuses it.
+    let error = open_with_block_4(|block| {
+        let (mut header, transactions) = block.into_parts();
+        header.state_root = ledger_core::Hash([7; 32]);
+        Block::new(header, transactions).unwrap()
+    })
+    .unwrap_err();
+    assert!(is_block_4(&error), "{error:?}");
+    // Another receipts root: the execution thread refuses it.
+    let error = open_with_block_4(|block| {
+        let (mut header, transactions) = block.into_parts();
+        header.receipts_root = ledger_core::Hash([7; 32]);
+        Block::new(header, transactions).unwrap()
+    })
+    .unwrap_err();
+    assert!(is_block_4(&error), "{error:?}");
+}
+
 /// A store whose state checkpoints take `delay` (block commits are fast).
 struct SlowStore {
     inner: MemStore,

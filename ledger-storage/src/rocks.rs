@@ -101,6 +101,14 @@ pub struct RocksConfig {
     /// bound the log grows until the sum of all write buffers (about 1 GiB)
     /// and opening replays all of it.
     pub max_wal_bytes: u64,
+    /// After a crash, keep what opening replays from the write-ahead log in
+    /// the memtables (RocksDB's `avoid_flush_during_recovery`) instead of
+    /// flushing it to new table files before `open` returns; the log files
+    /// stay until a later flush. A crash leaves up to `max_wal_bytes` of
+    /// log, mostly blocks and their index: flushing it during open
+    /// (compressing the blocks, building the index's filters) took 2.0–2.1
+    /// s of a 20-block reopen; keeping it, 0.30–0.34 s (docs/STORAGE.md).
+    pub keep_recovered_log_in_memory: bool,
 }
 
 impl Default for RocksConfig {
@@ -111,6 +119,7 @@ impl Default for RocksConfig {
             state_write_buffer_bytes: 64 * 1024 * 1024,
             hashed_tx_index_memtable: true,
             max_wal_bytes: DEFAULT_MAX_WAL_BYTES,
+            keep_recovered_log_in_memory: true,
         }
     }
 }
@@ -179,7 +188,7 @@ fn column_options(column: Column, cache: &Cache, config: &RocksConfig) -> Option
 /// Hash buckets of the transaction index's memtable (8 bytes each).
 const TX_INDEX_MEMTABLE_BUCKETS: usize = 1 << 20;
 
-fn db_options(config: &RocksConfig) -> Options {
+fn db_options(config: &RocksConfig) -> Result<Options, rocksdb::Error> {
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
@@ -192,7 +201,11 @@ fn db_options(config: &RocksConfig) -> Options {
         // Hash memtables take one writer at a time; the ledger has one.
         options.set_allow_concurrent_memtable_write(false);
     }
-    options
+    if config.keep_recovered_log_in_memory {
+        // The binding has no setter for this one; RocksDB parses it.
+        options = options.get_options_from_string("avoid_flush_during_recovery=true")?;
+    }
+    Ok(options)
 }
 
 fn io_error(path: &Path, error: impl std::fmt::Display) -> StoreError {
@@ -318,7 +331,7 @@ impl RocksStore {
         if check_path(&path)? {
             create_atomically(&path, &config)?;
         }
-        let options = db_options(&config);
+        let options = db_options(&config).map_err(|e| map_error(&path, e))?;
         let families = DB::list_cf(&options, &path).map_err(|e| map_error(&path, e))?;
         if !families.iter().any(|name| name == Column::Meta.name()) {
             return Err(StoreError::NotALedger {
@@ -339,7 +352,7 @@ impl RocksStore {
             Some(lock) => lock,
             None => lock_store(path)?,
         };
-        let options = db_options(config);
+        let options = db_options(config).map_err(|e| map_error(path, e))?;
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
         let descriptors = Column::ALL.iter().map(|column| {
             ColumnFamilyDescriptor::new(column.name(), column_options(*column, &cache, config))

@@ -281,7 +281,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
         let executed = execute_with_scratch(
             &mut self.execution_scratch.lock(),
-            &self.machine,
+            &*self.machine,
             &committed,
             context,
             transactions,
@@ -328,7 +328,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         };
         let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
         let executed = execute_transactions(
-            &self.machine,
+            &*self.machine,
             &committed,
             context,
             transactions,

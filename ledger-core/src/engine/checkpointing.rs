@@ -11,10 +11,7 @@
 //! poisons the ledger like a failed background commit.
 //!
 //! Opening replays the durable blocks after the last checkpoint into
-//! memory: execution and the state tree only (their signatures were
-//! verified before this node acknowledged them; `audit` re-verifies
-//! everything), each block's receipts and state roots checked against its
-//! stored header.
+//! memory (`recovery`).
 //!
 //! [`LedgerConfig::checkpoint_blocks`]: super::LedgerConfig::checkpoint_blocks
 //! [`LedgerConfig::checkpoint_interval`]: super::LedgerConfig::checkpoint_interval
@@ -22,17 +19,11 @@
 
 use std::sync::Arc;
 
-use crate::hash::Hash;
 use crate::machine::StateMachine;
-use crate::merkle::merkle_root;
 use crate::state_tree::{StateTreeError, StateTreeWrites};
-use crate::store::{Column, Store, StoreError, StoreRead};
-use crate::types::Block;
+use crate::store::{Store, StoreError};
 
-use super::apply::{receipt_leaves, transaction_ids};
-use super::execute::InvalidTransactions;
-use super::records::height_key;
-use super::state_checkpoint::{write_checkpoint, CheckpointJob, Checkpointer};
+use super::state_checkpoint::{CheckpointJob, Checkpointer};
 use super::{Head, Ledger, LedgerError};
 
 /// A checkpoint's error as the store error a poisoned ledger reports: a
@@ -97,7 +88,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     }
 
     /// A checkpoint of `versions` on top of the last one.
-    fn checkpoint_job(&self, versions: Vec<Arc<StateTreeWrites>>) -> CheckpointJob {
+    pub(super) fn checkpoint_job(&self, versions: Vec<Arc<StateTreeWrites>>) -> CheckpointJob {
         CheckpointJob {
             versions,
             base: self.state_checkpoint,
@@ -165,100 +156,4 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             }
         }
     }
-
-    /// Opening: replays the durable blocks after the last state checkpoint
-    /// (`from`..=`to`) into memory, checking each block's receipts and state
-    /// roots against its header. Checkpoints synchronously if the replayed
-    /// versions fill the memory budget.
-    pub(super) fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
-        let start = std::time::Instant::now();
-        // Blocks are read, decoded and their transaction ids hashed one
-        // block ahead, on another thread, while the current one executes.
-        let store = Arc::clone(&self.store);
-        std::thread::scope(|scope| -> Result<(), LedgerError> {
-            let (ahead, prepared) = std::sync::mpsc::sync_channel(2);
-            scope.spawn(move || {
-                for height in from..=to {
-                    let block = read_replay_block(&*store, height);
-                    let stop = block.is_err();
-                    if ahead.send(block).is_err() || stop {
-                        break;
-                    }
-                }
-            });
-            for height in from..=to {
-                let (block, tx_ids) = prepared.recv().map_err(|_| {
-                    LedgerError::Store(StoreError::Backend {
-                        detail: "the replay's reading thread stopped".into(),
-                    })
-                })??;
-                self.replay_block(height, &block, &tx_ids)?;
-            }
-            Ok(())
-        })?;
-        self.recovery.duration = start.elapsed();
-        self.layers_since = std::time::Instant::now();
-        Ok(())
-    }
-
-    /// Replays one stored block (see [`Ledger::replay`]).
-    fn replay_block(
-        &mut self,
-        height: u64,
-        block: &Block,
-        tx_ids: &[Hash],
-    ) -> Result<(), LedgerError> {
-        let key = height_key(height);
-        let header = *block.header();
-        let executed = self.execute(
-            &header,
-            block.transactions(),
-            tx_ids,
-            InvalidTransactions::Refuse,
-        )?;
-        self.recovery.execute += executed.timings.execute;
-        self.recovery.state_root += executed.timings.state_root;
-        let receipts_root = merkle_root(&receipt_leaves(tx_ids, &executed.receipts));
-        if receipts_root != header.receipts_root || executed.writes.root_hash != header.state_root {
-            return Err(LedgerError::corrupt(
-                Column::Blocks,
-                &key,
-                "replaying the stored block on the checkpointed state gives other roots \
-                 than its header",
-            ));
-        }
-        self.hold_version(executed.writes);
-        self.head = Some(Head::new(header));
-        self.recovery.replayed_blocks += 1;
-        self.recovery.replayed_transactions += tx_ids.len() as u64;
-        if self.layers.bytes() >= self.config.state_memory_bytes {
-            let job = self.checkpoint_job(self.layers.through(height));
-            let done = write_checkpoint(&*self.store, job)?;
-            self.layers.drop_through(done.version);
-            self.state_checkpoint = Some(done.version);
-        }
-        Ok(())
-    }
-}
-
-/// A stored block for the replay, decoded, with its transaction ids.
-fn read_replay_block<S: StoreRead + ?Sized>(
-    store: &S,
-    height: u64,
-) -> Result<(Block, Vec<Hash>), LedgerError> {
-    let key = height_key(height);
-    let bytes = store
-        .get(Column::Blocks, &key)?
-        .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "missing"))?;
-    let block = Block::decode(&bytes)
-        .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
-    if block.header().height != height {
-        return Err(LedgerError::corrupt(
-            Column::Blocks,
-            &key,
-            "the stored block has another height",
-        ));
-    }
-    let tx_ids = transaction_ids(block.transactions());
-    Ok((block, tx_ids))
 }

@@ -54,6 +54,7 @@ mod open;
 mod propose;
 mod query;
 pub(crate) mod records;
+mod recovery;
 pub(crate) mod state_checkpoint;
 mod tiles;
 mod witnessed;
@@ -317,7 +318,8 @@ pub struct Ledger<S: Store, M: StateMachine> {
     /// ahead of its store, and every call returns this error. Holds the
     /// durable head at the failure too.
     failed: parking_lot::Mutex<Option<(StoreError, Option<Head>)>>,
-    machine: M,
+    /// Shared with the replay's execution thread at open.
+    machine: Arc<M>,
     config: LedgerConfig,
     verifier: SignatureVerifier,
     node_cache: NodeCache,

@@ -65,7 +65,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             in_flight: parking_lot::Mutex::new(None),
             committer: None,
             failed: parking_lot::Mutex::new(None),
-            machine,
+            machine: Arc::new(machine),
             config,
             head: None,
             history,

@@ -187,7 +187,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let snapshot = self.store.snapshot();
         Ok(audit_store(
             &*snapshot,
-            &self.machine,
+            &*self.machine,
             &self.config,
             &self.verifier,
             progress,

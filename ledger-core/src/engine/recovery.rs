@@ -1,0 +1,227 @@
+//! Opening's replay of the durable blocks after the last state checkpoint.
+//!
+//! Execution and the state tree only: the blocks' signatures were verified
+//! before this node acknowledged them (`audit` re-verifies everything).
+//! Each block's receipts and state root are checked against its stored
+//! header.
+//!
+//! Execution reads values only, never the tree, so the two run as a
+//! pipeline: an execution thread reads, decodes and executes block after
+//! block on the checkpointed state (a store snapshot) under the net writes
+//! of the blocks it executed before, and hands each block's writes to the
+//! opening thread, which computes the state tree's version from them,
+//! checks its root and holds it in memory. The execution thread runs at
+//! most [`REPLAY_AHEAD_BLOCKS`] blocks ahead.
+//!
+//! **Invariant:** the values execution reads are the ones it would read at
+//! the head through the layers, because the layers over the checkpoint
+//! hold exactly the replayed blocks' writes. Its map of writes holds each
+//! position written since the checkpoint once (values only, no nodes): it
+//! is freed when the replay ends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use foldhash::HashMap;
+
+use crate::hash::Hash;
+use crate::machine::StateMachine;
+use crate::merkle::merkle_root;
+use crate::state_tree::{
+    apply_updates, StateTreeError, StateTreeReader, StateUpdate, StoredStateTree,
+};
+use crate::store::{Column, Store, StoreError, StoreRead};
+use crate::types::{Block, BlockHeader};
+use crate::value::StateValue;
+
+use super::apply::{receipt_leaves, transaction_ids};
+use super::execute::{
+    execute_with_scratch, BlockContext, ExecutionScratch, InvalidTransactions, StateRead,
+};
+use super::records::height_key;
+use super::state_checkpoint::write_checkpoint;
+use super::{Head, Ledger, LedgerError};
+
+/// Blocks the replay's execution thread may run ahead of the state tree.
+pub(super) const REPLAY_AHEAD_BLOCKS: usize = 2;
+
+/// One replayed block, executed and its receipts checked: what the state
+/// tree needs of it.
+struct ExecutedBlock {
+    header: BlockHeader,
+    transactions: u64,
+    updates: Vec<StateUpdate>,
+    execute: Duration,
+}
+
+/// The state execution reads during the replay: the checkpointed values
+/// under the writes of the blocks replayed so far.
+struct ReplayState<'a> {
+    checkpoint: Option<u64>,
+    store: &'a (dyn StoreRead + 'a),
+    written: HashMap<Hash, Option<StateValue>>,
+}
+
+impl StateRead for ReplayState<'_> {
+    fn read(&self, position: &Hash) -> Result<Option<StateValue>, StateTreeError> {
+        if let Some(value) = self.written.get(position) {
+            return Ok(value.clone());
+        }
+        let Some(version) = self.checkpoint else {
+            return Ok(None);
+        };
+        Ok(StoredStateTree::new(self.store)
+            .value_at(position, version)?
+            .map(StateValue::from))
+    }
+}
+
+fn mismatch(height: u64) -> LedgerError {
+    LedgerError::corrupt(
+        Column::Blocks,
+        &height_key(height),
+        "replaying the stored block on the checkpointed state gives other roots than its header",
+    )
+}
+
+impl<S: Store, M: StateMachine> Ledger<S, M> {
+    /// Opening: replays the durable blocks after the last state checkpoint
+    /// (`from`..=`to`) into memory, checking each block's receipts and state
+    /// roots against its header. Checkpoints synchronously if the replayed
+    /// versions fill the memory budget.
+    pub(super) fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+        let start = Instant::now();
+        let store = Arc::clone(&self.store);
+        let machine = Arc::clone(&self.machine);
+        let chain_id = self.config.chain_id;
+        let checkpoint = self.applied_height();
+        // The checkpointed state as it is now: synchronous checkpoints
+        // during the replay do not change what execution reads.
+        let snapshot = store.snapshot();
+        std::thread::scope(|scope| -> Result<(), LedgerError> {
+            let (executed, receive) = std::sync::mpsc::sync_channel(REPLAY_AHEAD_BLOCKS);
+            scope.spawn(move || {
+                let mut state = ReplayState {
+                    checkpoint,
+                    store: &*snapshot,
+                    written: HashMap::default(),
+                };
+                let mut scratch = ExecutionScratch::default();
+                for height in from..=to {
+                    let block =
+                        execute_block(&*machine, chain_id, &mut scratch, &mut state, height);
+                    let stop = block.is_err();
+                    if executed.send(block).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+            for _ in from..=to {
+                let block = receive.recv().map_err(|_| {
+                    LedgerError::Store(StoreError::Backend {
+                        detail: "the replay's execution thread stopped".into(),
+                    })
+                })??;
+                self.replay_state_tree(block)?;
+            }
+            Ok(())
+        })?;
+        self.recovery.duration = start.elapsed();
+        self.layers_since = Instant::now();
+        Ok(())
+    }
+
+    /// Computes a replayed block's state version, checks its root and holds
+    /// it (see [`Ledger::replay`]).
+    fn replay_state_tree(&mut self, block: ExecutedBlock) -> Result<(), LedgerError> {
+        let start = Instant::now();
+        let header = block.header;
+        let stored = StoredStateTree::new(&*self.store);
+        let layered = self.layers.reader(&stored);
+        let reader = self.node_cache.reader(&layered);
+        let writes = apply_updates(
+            &reader,
+            self.applied_height(),
+            header.height,
+            &block.updates,
+        )?;
+        self.recovery.state_root += start.elapsed();
+        self.recovery.execute += block.execute;
+        if writes.root_hash != header.state_root {
+            return Err(mismatch(header.height));
+        }
+        self.hold_version(writes);
+        self.head = Some(Head::new(header));
+        self.recovery.replayed_blocks += 1;
+        self.recovery.replayed_transactions += block.transactions;
+        if self.layers.bytes() >= self.config.state_memory_bytes {
+            let job = self.checkpoint_job(self.layers.through(header.height));
+            let done = write_checkpoint(&*self.store, job)?;
+            self.layers.drop_through(done.version);
+            self.state_checkpoint = Some(done.version);
+        }
+        Ok(())
+    }
+}
+
+/// The execution thread's part of replaying the block at `height`: reads
+/// and decodes it, executes it on `state`, checks its receipts root and
+/// adds its writes to `state`.
+fn execute_block<M: StateMachine + ?Sized>(
+    machine: &M,
+    chain_id: u64,
+    scratch: &mut ExecutionScratch,
+    state: &mut ReplayState<'_>,
+    height: u64,
+) -> Result<ExecutedBlock, LedgerError> {
+    let (block, tx_ids) = read_replay_block(state.store, height)?;
+    let start = Instant::now();
+    let header = *block.header();
+    let context = BlockContext::new(chain_id, header.height, header.timestamp_ms);
+    let executed = execute_with_scratch(
+        scratch,
+        machine,
+        &*state,
+        context,
+        block.transactions(),
+        &tx_ids,
+        InvalidTransactions::Refuse,
+    )?;
+    if merkle_root(&receipt_leaves(&tx_ids, &executed.receipts)) != header.receipts_root {
+        return Err(mismatch(height));
+    }
+    state.written.extend(
+        executed
+            .updates
+            .iter()
+            .map(|update| (update.position, update.value.clone())),
+    );
+    Ok(ExecutedBlock {
+        header,
+        transactions: tx_ids.len() as u64,
+        updates: executed.updates,
+        execute: start.elapsed(),
+    })
+}
+
+/// A stored block for the replay, decoded, with its transaction ids.
+fn read_replay_block<S: StoreRead + ?Sized>(
+    store: &S,
+    height: u64,
+) -> Result<(Block, Vec<Hash>), LedgerError> {
+    let key = height_key(height);
+    let bytes = store
+        .get(Column::Blocks, &key)?
+        .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "missing"))?;
+    let block = Block::decode(&bytes)
+        .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+    if block.header().height != height {
+        return Err(LedgerError::corrupt(
+            Column::Blocks,
+            &key,
+            "the stored block has another height",
+        ));
+    }
+    let tx_ids = transaction_ids(block.transactions());
+    Ok((block, tx_ids))
+}
