@@ -60,6 +60,14 @@ impl StateLayers {
         debug_assert!(self
             .newest()
             .is_none_or(|newest| writes.version == newest + 1));
+        let bytes = self.index(&writes);
+        self.bytes += bytes;
+        self.versions.push_back(Layer { writes, bytes });
+    }
+
+    /// Adds a version's nodes and values to the maps; returns the bytes
+    /// they are estimated to hold.
+    fn index(&mut self, writes: &StateTreeWrites) -> usize {
         let mut bytes = 0;
         for (key, node) in &writes.nodes {
             bytes += NODE_OVERHEAD_BYTES + node.heap_bytes();
@@ -72,14 +80,19 @@ impl StateLayers {
                 .or_default()
                 .push((writes.version, value.clone()));
         }
-        bytes += writes.stale.len() * std::mem::size_of::<crate::state_tree::StaleEntry>();
-        self.bytes += bytes;
-        self.versions.push_back(Layer { writes, bytes });
+        bytes + writes.stale.len() * std::mem::size_of::<crate::state_tree::StaleEntry>()
     }
 
     /// Drops every version up to `version` (a checkpoint covering them is
     /// in the store).
+    ///
+    /// A checkpoint usually covers all versions but the newest one or two
+    /// (the head may not be durable yet): then the maps are rebuilt from
+    /// the versions left, which is cheaper than removing each entry of the
+    /// versions dropped. Otherwise those entries are removed one by one.
     pub fn drop_through(&mut self, version: u64) {
+        let entries = |layer: &Layer| layer.writes.nodes.len() + layer.writes.values.len();
+        let mut dropped = Vec::new();
         while let Some(layer) = self.versions.front() {
             if layer.writes.version > version {
                 break;
@@ -87,6 +100,30 @@ impl StateLayers {
             let Some(layer) = self.versions.pop_front() else {
                 break;
             };
+            self.bytes = self.bytes.saturating_sub(layer.bytes);
+            dropped.push(layer);
+        }
+        if dropped.is_empty() {
+            return;
+        }
+        let dropped_entries: usize = dropped.iter().map(entries).sum();
+        let kept_entries: usize = self.versions.iter().map(entries).sum();
+        if kept_entries <= dropped_entries {
+            // Fresh maps (a large backlog's memory is given back), filled
+            // with what is left.
+            self.nodes = HashMap::default();
+            self.values = HashMap::default();
+            let kept: Vec<Arc<StateTreeWrites>> = self
+                .versions
+                .iter()
+                .map(|layer| Arc::clone(&layer.writes))
+                .collect();
+            for writes in kept {
+                self.index(&writes);
+            }
+            return;
+        }
+        for layer in dropped {
             for (key, _) in &layer.writes.nodes {
                 self.nodes.remove(key);
             }
@@ -98,12 +135,6 @@ impl StateLayers {
                     }
                 }
             }
-            self.bytes = self.bytes.saturating_sub(layer.bytes);
-        }
-        if self.versions.is_empty() {
-            // Give back the maps' memory after a large backlog.
-            self.nodes = HashMap::default();
-            self.values = HashMap::default();
         }
     }
 
@@ -189,6 +220,7 @@ mod tests {
         let mut store = MemoryStateTree::new();
         let mut layers = StateLayers::default();
         let mut checkpoint = None;
+        let mut checkpoints = Vec::new();
         for version in 0..40u64 {
             let updates: Vec<StateUpdate> = {
                 let mut updates: Vec<StateUpdate> = (0..5u8)
@@ -211,15 +243,27 @@ mod tests {
             };
             every.apply(writes.clone());
             layers.push(Arc::new(writes));
-            if version % 6 == 5 {
-                let through = layers.through(version);
-                let refs: Vec<&StateTreeWrites> = through.iter().map(|w| &**w).collect();
+            // Checkpoints of every version held, of all but the newest one
+            // (the maps are rebuilt) and of the oldest one of many (its
+            // entries are removed one by one).
+            let through = match version % 12 {
+                5 => Some(version),
+                8 => Some(version - 1),
+                11 => checkpoint.map(|c: u64| c + 1),
+                _ => None,
+            };
+            if let Some(through) = through {
+                let versions = layers.through(through);
+                let refs: Vec<&StateTreeWrites> = versions.iter().map(|w| &**w).collect();
                 store.apply_delta(crate::state_tree::merge_versions(checkpoint, &refs));
-                checkpoint = Some(version);
-                layers.drop_through(version);
+                checkpoint = Some(through);
+                checkpoints.push(through);
+                layers.drop_through(through);
+                assert_eq!(layers.newest().map_or(through, |newest| newest), version);
             }
             let reader = layers.reader(&store);
-            let readable = (0..=version).filter(|v| *v > checkpoint.unwrap_or(0) || *v % 6 == 5);
+            let readable = (0..=version)
+                .filter(|v| checkpoint.is_none_or(|c| *v > c) || checkpoints.contains(v));
             for at in readable {
                 for key in 0..16 {
                     assert_eq!(
@@ -234,6 +278,6 @@ mod tests {
                 }
             }
         }
-        assert!(layers.len() <= 6);
+        assert!(layers.len() <= 12);
     }
 }
