@@ -65,7 +65,8 @@ struct Options {
     /// Transactions per block.
     #[arg(long, default_value_t = 10_000)]
     txs_per_block: u32,
-    /// Accounts (each funded in the genesis block).
+    /// Accounts (each funded before the measured blocks, in setup blocks of
+    /// at most 50,000 transactions).
     #[arg(long, default_value_t = 10_000)]
     accounts: u32,
     /// The application the transactions drive.
@@ -229,6 +230,7 @@ fn run(options: &Options) -> Result<(), String> {
     let generated = workload::generate(&workload_options, || bar.inc(1))?;
     bar.finish_and_clear();
     let blocks = generated.blocks;
+    let setup_blocks = generated.setup_blocks;
     let generate_time = start.elapsed();
     let workload_bytes: usize = blocks.iter().map(Bytes::len).sum();
 
@@ -240,6 +242,7 @@ fn run(options: &Options) -> Result<(), String> {
                 MemStore::new(),
                 options.workload,
                 &blocks,
+                setup_blocks,
                 pipelined,
                 config,
                 options.witnessed_every,
@@ -260,6 +263,7 @@ fn run(options: &Options) -> Result<(), String> {
                 store,
                 options.workload,
                 &blocks,
+                setup_blocks,
                 pipelined,
                 config.clone(),
                 options.witnessed_every,
@@ -280,7 +284,7 @@ fn run(options: &Options) -> Result<(), String> {
     };
     let decoded: Vec<Block> = blocks
         .iter()
-        .skip(1)
+        .skip(setup_blocks)
         .map(Block::decode)
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;

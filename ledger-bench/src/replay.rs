@@ -43,7 +43,7 @@ pub struct Replay {
     pub block_done: Vec<(f64, u64)>,
     /// The ledger's heights when the measured replay ended.
     pub heights: Heights,
-    /// Checkpoints during the measured replay (the genesis state is
+    /// Checkpoints during the measured replay (the setup blocks' state is
     /// checkpointed before it starts, and not counted).
     pub checkpoints: CheckpointDelta,
     /// The largest `applied - checkpoint` after a block.
@@ -118,14 +118,16 @@ const PIPELINE_DEPTH: usize = 2;
 /// Replays `blocks` as a validator. With `pipelined`, decoding and signature
 /// verification of the next block run on their own thread while the current
 /// block executes, and each block's commit runs in the background while the
-/// next one executes ([`Ledger::apply_block_overlapped`]). The genesis
-/// block is applied and its state checkpointed before the measured part.
+/// next one executes ([`Ledger::apply_block_overlapped`]). The first
+/// `setup_blocks` (genesis: funding, registrations) are applied and their
+/// state checkpointed before the measured part.
 /// Returns the ledger as the replay left it: every block durable, the state
 /// checkpointed up to `heights.state_checkpoint` (no final checkpoint).
 pub fn replay<S: Store + 'static>(
     store: S,
     kind: WorkloadKind,
     blocks: &[Bytes],
+    setup_blocks: usize,
     pipelined: bool,
     config: LedgerConfig,
     witnessed_every: Option<u64>,
@@ -158,7 +160,8 @@ pub fn replay<S: Store + 'static>(
     let mut cpu_start = process_cpu_seconds();
     let mut allocations_start = allocations::allocations();
     let mut checkpoints_start = shared.read().checkpoint_report();
-    let warm_block = (blocks.len().saturating_sub(1) / 4).max(1);
+    let setup_blocks = setup_blocks.max(1);
+    let warm_block = setup_blocks - 1 + (blocks.len().saturating_sub(setup_blocks) / 4).max(1);
     std::thread::scope(|scope| -> Result<(), String> {
         if pipelined {
             let sender = sender.clone();
@@ -197,10 +200,12 @@ pub fn replay<S: Store + 'static>(
             }
             .map_err(|e| e.to_string())?;
             let done = Instant::now();
-            // The genesis block funds accounts; the measured workload is
-            // the transfers after it, on a checkpointed genesis state (as
-            // the engine before checkpoints had it in the store).
-            if height == 0 {
+            // The setup blocks fund accounts; the measured workload is the
+            // transfers after them, on a checkpointed state (as the engine
+            // before checkpoints had it in the store).
+            if height + 1 < setup_blocks {
+                drop(ledger);
+            } else if height + 1 == setup_blocks {
                 ledger.flush().map_err(|e| e.to_string())?;
                 ledger.checkpoint_state().map_err(|e| e.to_string())?;
                 checkpoints_start = ledger.checkpoint_report();

@@ -171,8 +171,12 @@ fn authority_key() -> SigningKey {
 
 /// A generated workload: encoded blocks, genesis first.
 pub struct Workload {
-    /// The encoded blocks.
+    /// The encoded blocks: the setup blocks, then the measured ones.
     pub blocks: Vec<Bytes>,
+    /// How many of `blocks` come first and set the state up (fund the
+    /// accounts, register organisations): one, or more when the accounts
+    /// do not fit in one block of [`SETUP_TXS_PER_BLOCK`].
+    pub setup_blocks: usize,
     /// Transactions after genesis the application rejects, by construction.
     pub invalid_txs: u64,
 }
@@ -185,6 +189,10 @@ struct Step {
     /// The provenance flow this step advances.
     flow: Option<usize>,
 }
+
+/// Transactions per setup block: a tenth of `MAX_TXS_PER_BLOCK`, so
+/// that `--accounts 1000000` funds its accounts in 20 blocks.
+pub const SETUP_TXS_PER_BLOCK: usize = 50_000;
 
 /// Generates the blocks of `options`; `progress` is called once per block.
 pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Workload, String> {
@@ -211,11 +219,15 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
     let mut nonces = vec![0u64; keys.len()];
     let invalid_per_block =
         (options.invalid_share * f64::from(options.txs_per_block)).round() as usize;
-    let mut blocks = Vec::with_capacity(options.blocks as usize + 1);
+    let mut setup = planner.genesis(&publics)?;
+    let setup_blocks = setup.len().div_ceil(SETUP_TXS_PER_BLOCK).max(1);
+    let mut blocks = Vec::with_capacity(options.blocks as usize + setup_blocks);
     let mut invalid_txs = 0u64;
-    for height in 0..=u64::from(options.blocks) {
-        let steps = if height == 0 {
-            planner.genesis(&publics)?
+    for height in 0..(setup_blocks + options.blocks as usize) as u64 {
+        let is_setup = height < setup_blocks as u64;
+        let steps = if is_setup {
+            let rest = setup.split_off(SETUP_TXS_PER_BLOCK.min(setup.len()));
+            std::mem::replace(&mut setup, rest)
         } else {
             let n = options.txs_per_block as usize;
             let planned = planner.block(&mut rng, &publics, n - invalid_per_block)?;
@@ -273,7 +285,7 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
             .map_err(|e| e.to_string())?;
         let outcome = proposer.apply_block(verified).map_err(|e| e.to_string())?;
         let failed = outcome.receipts.iter().filter(|r| !r.is_success()).count();
-        let expected = if height == 0 { 0 } else { invalid_per_block };
+        let expected = if is_setup { 0 } else { invalid_per_block };
         if failed != expected {
             return Err(format!(
                 "{failed} transactions failed at height {height}, {expected} were planned to"
@@ -284,6 +296,7 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
     }
     Ok(Workload {
         blocks,
+        setup_blocks,
         invalid_txs,
     })
 }
@@ -886,6 +899,29 @@ mod tests {
         let mut other = options(WorkloadKind::Transfers);
         other.seed = 8;
         assert_ne!(generate(&other, || {}).unwrap().blocks, a.blocks);
+    }
+
+    #[test]
+    fn accounts_beyond_one_setup_block_are_funded_in_several() {
+        let mut opts = options(WorkloadKind::Transfers);
+        // One mint per account: one more than a setup block holds.
+        opts.accounts = SETUP_TXS_PER_BLOCK as u32 + 1;
+        opts.blocks = 1;
+        opts.txs_per_block = 10;
+        let workload = generate(&opts, || {}).unwrap();
+        assert_eq!(workload.setup_blocks, 2);
+        let blocks = decode(&workload);
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0].transactions().len(), SETUP_TXS_PER_BLOCK);
+        assert_eq!(blocks[1].transactions().len(), 1);
+        assert_eq!(blocks[2].transactions().len(), 10);
+        // 40 accounts: one setup block.
+        assert_eq!(
+            generate(&options(WorkloadKind::Transfers), || {})
+                .unwrap()
+                .setup_blocks,
+            1
+        );
     }
 
     #[test]
