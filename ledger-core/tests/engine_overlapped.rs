@@ -13,73 +13,19 @@
     reason = "a panic in a test is a failing test"
 )]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use ledger_core::store::{EntryIter, KeyRange};
 use ledger_core::testing::{account_key, key, sign, Op, ScriptedApp};
-use ledger_core::{
-    Block, Column, Durability, Ledger, LedgerConfig, LedgerError, MemStore, PublicKey, Store,
-    StoreError, StoreRead, WriteBatch,
-};
+use ledger_core::{Block, Ledger, LedgerConfig, LedgerError, MemStore, PublicKey, StoreError};
 use rand::{RngExt, SeedableRng};
+
+mod common;
+
+use common::slow_store::{Slow, SlowStore};
 
 const CHAIN: u64 = 78;
 const ACCOUNTS: usize = 16;
-
-/// A store whose commits take `delay` and, from commit number `fail_from`
-/// on, fail.
-struct SlowStore {
-    inner: MemStore,
-    delay: Duration,
-    commits: AtomicUsize,
-    fail_from: usize,
-}
-
-impl SlowStore {
-    fn new(inner: MemStore, delay: Duration, fail_from: usize) -> Self {
-        SlowStore {
-            inner,
-            delay,
-            commits: AtomicUsize::new(0),
-            fail_from,
-        }
-    }
-}
-
-impl StoreRead for SlowStore {
-    fn get(&self, column: Column, key: &[u8]) -> Result<Option<bytes::Bytes>, StoreError> {
-        self.inner.get(column, key)
-    }
-    fn scan(&self, column: Column, range: KeyRange) -> Result<EntryIter<'_>, StoreError> {
-        self.inner.scan(column, range)
-    }
-    fn last_at_or_before(
-        &self,
-        column: Column,
-        prefix: &[u8],
-        key: &[u8],
-    ) -> Result<Option<ledger_core::store::Entry>, StoreError> {
-        self.inner.last_at_or_before(column, prefix, key)
-    }
-}
-
-impl Store for SlowStore {
-    fn commit(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError> {
-        std::thread::sleep(self.delay);
-        if self.commits.fetch_add(1, Ordering::SeqCst) >= self.fail_from {
-            return Err(StoreError::Io {
-                path: "slow store".into(),
-                detail: "disk full".into(),
-            });
-        }
-        self.inner.commit(batch, durability)
-    }
-    fn snapshot(&self) -> Box<dyn StoreRead + '_> {
-        self.inner.snapshot()
-    }
-}
 
 fn keys() -> Vec<SigningKey> {
     (0..ACCOUNTS as u8).map(|i| key(i + 11)).collect()
@@ -146,7 +92,12 @@ fn overlapped_replica_on_a_slow_store_matches_the_proposer() {
     for seed in 0..4 {
         let (blocks, proposer) = chain(12, seed);
         let keys = keys();
-        let store = SlowStore::new(MemStore::new(), Duration::from_millis(15), usize::MAX);
+        let store = SlowStore::new(
+            MemStore::new(),
+            Duration::from_millis(15),
+            Slow::Every,
+            usize::MAX,
+        );
         let mut replica = Ledger::open(store, app(&keys), config()).unwrap();
         for block in &blocks {
             let verified = replica.verify_block(block.clone()).unwrap();
@@ -177,7 +128,12 @@ fn overlapped_replica_on_a_slow_store_matches_the_proposer() {
 fn refused_block_while_a_commit_is_in_flight_changes_nothing() {
     let (blocks, proposer) = chain(6, 9);
     let keys = keys();
-    let store = SlowStore::new(MemStore::new(), Duration::from_millis(10), usize::MAX);
+    let store = SlowStore::new(
+        MemStore::new(),
+        Duration::from_millis(10),
+        Slow::Every,
+        usize::MAX,
+    );
     let mut replica = Ledger::open(store, app(&keys), config()).unwrap();
     for (i, block) in blocks.iter().enumerate() {
         replica
@@ -201,7 +157,7 @@ fn a_failed_background_commit_is_reported_and_reopen_finds_the_last_durable_bloc
     let keys = keys();
     let inner = MemStore::new();
     // Commits 0..3 succeed (blocks 0, 1, 2); the commit of block 3 fails.
-    let store = SlowStore::new(inner.clone(), Duration::from_millis(5), 3);
+    let store = SlowStore::new(inner.clone(), Duration::from_millis(5), Slow::Every, 3);
     let mut replica = Ledger::open(store, app(&keys), config()).unwrap();
     for block in &blocks[..4] {
         let verified = replica.verify_block(block.clone()).unwrap();
@@ -245,7 +201,12 @@ fn a_failed_background_commit_is_reported_and_reopen_finds_the_last_durable_bloc
 fn the_durable_height_trails_the_applied_height_only_while_a_commit_runs() {
     let (blocks, _) = chain(5, 11);
     let keys = keys();
-    let store = SlowStore::new(MemStore::new(), Duration::from_millis(300), usize::MAX);
+    let store = SlowStore::new(
+        MemStore::new(),
+        Duration::from_millis(300),
+        Slow::Every,
+        usize::MAX,
+    );
     let mut replica = Ledger::open(store, app(&keys), config()).unwrap();
     assert_eq!(replica.heights().durable, None);
     for (height, block) in blocks.iter().enumerate() {

@@ -23,12 +23,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::slow_store::{Slow, SlowStore};
 use common::{app, build_chain, config, keys, public};
-use ledger_core::store::{EntryIter, Fault, KeyRange};
+use ledger_core::store::Fault;
 use ledger_core::testing::{account_key, ScriptedApp};
 use ledger_core::{
     Block, Column, Durability, FaultyStore, Ledger, LedgerConfig, LedgerError, MemStore, Store,
-    StoreError, StoreRead, WriteBatch,
+    WriteBatch,
 };
 use proptest::prelude::*;
 
@@ -282,50 +283,6 @@ fn replay_refuses_a_stored_block_whose_roots_differ_from_its_header() {
     assert!(is_block_4(&error), "{error:?}");
 }
 
-/// A store whose state checkpoints take `delay` (block commits are fast).
-struct SlowStore {
-    inner: MemStore,
-    delay: Duration,
-}
-
-impl StoreRead for SlowStore {
-    fn get(&self, column: Column, key: &[u8]) -> Result<Option<bytes::Bytes>, StoreError> {
-        self.inner.get(column, key)
-    }
-    fn scan(&self, column: Column, range: KeyRange) -> Result<EntryIter<'_>, StoreError> {
-        self.inner.scan(column, range)
-    }
-    fn last_at_or_before(
-        &self,
-        column: Column,
-        prefix: &[u8],
-        key: &[u8],
-    ) -> Result<Option<ledger_core::store::Entry>, StoreError> {
-        self.inner.last_at_or_before(column, prefix, key)
-    }
-}
-
-impl Store for SlowStore {
-    fn commit(&self, batch: WriteBatch, durability: Durability) -> Result<(), StoreError> {
-        let checkpoint = batch.ops().iter().any(|op| {
-            matches!(
-                op,
-                ledger_core::store::BatchOp::Put {
-                    column: Column::StateCheckpoints,
-                    ..
-                }
-            )
-        });
-        if checkpoint {
-            std::thread::sleep(self.delay);
-        }
-        self.inner.commit(batch, durability)
-    }
-    fn snapshot(&self) -> Box<dyn StoreRead + '_> {
-        self.inner.snapshot()
-    }
-}
-
 #[test]
 fn slow_checkpoints_hold_memory_inside_the_budget() {
     // The budget: about two blocks' state (measured on a first run).
@@ -342,10 +299,12 @@ fn slow_checkpoints_hold_memory_inside_the_budget() {
     config.state_memory_bytes = budget;
     config.checkpoint_blocks = 1;
     config.checkpoint_interval = Duration::MAX;
-    let store = SlowStore {
-        inner: MemStore::new(),
-        delay: Duration::from_millis(150),
-    };
+    let store = SlowStore::new(
+        MemStore::new(),
+        Duration::from_millis(150),
+        Slow::Checkpoints,
+        usize::MAX,
+    );
     let mut ledger = Ledger::open(store, app(), config).unwrap();
     for block in chain() {
         let verified = ledger.verify_block(block.clone()).unwrap();

@@ -11,6 +11,7 @@
 )]
 
 pub mod golden;
+pub mod slow_store;
 
 use ed25519_dalek::SigningKey;
 use ledger_core::testing::{account_key, key, sign, Op, ScriptedApp};
