@@ -257,6 +257,40 @@ fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerEr
 }
 
 #[test]
+fn a_replay_that_fills_the_budget_checkpoints_as_it_goes() {
+    // Ten blocks after the genesis checkpoint, durable only as blocks.
+    let mut config = config();
+    config.checkpoint_blocks = u64::MAX;
+    config.checkpoint_interval = Duration::MAX;
+    let mut ledger = Ledger::open(FaultyStore::default(), app(), config.clone()).unwrap();
+    for (height, block) in chain()[..11].iter().enumerate() {
+        let verified = ledger.verify_block(block.clone()).unwrap();
+        ledger.apply_block(verified).unwrap();
+        if height == 0 {
+            assert_eq!(ledger.checkpoint_state().unwrap(), Some(0));
+        }
+    }
+    let contents = ledger.store().contents();
+    drop(ledger);
+    // A budget of nothing: every replayed block is checkpointed before the
+    // next one, and the execution thread moves to each new checkpoint.
+    config.state_memory_bytes = 0;
+    let reopened = open(contents, &config);
+    assert_eq!(reopened.recovery_report().replayed_blocks, 10);
+    assert_eq!(reopened.heights().state_checkpoint, Some(10));
+    for height in [10, 9, 8, 7] {
+        for account in keys().iter().map(public) {
+            let key = account_key(&account);
+            assert_eq!(
+                reopened.state(&key, Some(height)).unwrap(),
+                reference().state(&key, Some(height)).unwrap(),
+                "height {height}"
+            );
+        }
+    }
+}
+
+#[test]
 fn replay_refuses_a_stored_block_whose_roots_differ_from_its_header() {
     // Untouched, the replay of 3..=5 succeeds.
     open_with_block_4(|block| block).unwrap();

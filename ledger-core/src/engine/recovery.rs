@@ -16,9 +16,13 @@
 //! **Invariant:** the values execution reads are the ones it would read at
 //! the head through the layers, because the layers over the checkpoint
 //! hold exactly the replayed blocks' writes. Its map of writes holds each
-//! position written since the checkpoint once (values only, no nodes): it
-//! is freed when the replay ends.
+//! position written since the checkpoint it reads at, once (values only,
+//! no nodes). When the replayed versions fill the memory budget the
+//! opening thread checkpoints them; the execution thread then reads a new
+//! snapshot at that checkpoint and forgets the writes it covers, so the
+//! map stays as small as the versions in memory.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,23 +58,36 @@ struct ExecutedBlock {
     execute: Duration,
 }
 
-/// The state execution reads during the replay: the checkpointed values
-/// under the writes of the blocks replayed so far.
+/// The state execution reads during the replay: the last state checkpoint
+/// (in a store snapshot) under the writes of the blocks replayed since.
 struct ReplayState<'a> {
+    /// The checkpoint `snapshot` is read at.
     checkpoint: Option<u64>,
-    store: &'a (dyn StoreRead + 'a),
-    written: HashMap<Hash, Option<StateValue>>,
+    snapshot: Box<dyn StoreRead + 'a>,
+    /// Each position written after `checkpoint`: the height of its last
+    /// write and its value.
+    written: HashMap<Hash, (u64, Option<StateValue>)>,
+}
+
+impl<'a> ReplayState<'a> {
+    /// Reads at the checkpoint `through`, committed since the last call:
+    /// a fresh snapshot holds it, and the writes it covers are forgotten.
+    fn advance(&mut self, snapshot: Box<dyn StoreRead + 'a>, through: u64) {
+        self.snapshot = snapshot;
+        self.checkpoint = Some(through);
+        self.written.retain(|_, (height, _)| *height > through);
+    }
 }
 
 impl StateRead for ReplayState<'_> {
     fn read(&self, position: &Hash) -> Result<Option<StateValue>, StateTreeError> {
-        if let Some(value) = self.written.get(position) {
+        if let Some((_, value)) = self.written.get(position) {
             return Ok(value.clone());
         }
         let Some(version) = self.checkpoint else {
             return Ok(None);
         };
-        Ok(StoredStateTree::new(self.store)
+        Ok(StoredStateTree::new(&*self.snapshot)
             .value_at(position, version)?
             .map(StateValue::from))
     }
@@ -95,19 +112,26 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let machine = Arc::clone(&self.machine);
         let chain_id = self.config.chain_id;
         let checkpoint = self.applied_height();
-        // The checkpointed state as it is now: synchronous checkpoints
-        // during the replay do not change what execution reads.
-        let snapshot = store.snapshot();
+        // The newest checkpoint committed by this thread during the replay
+        // (when the replayed versions fill the memory budget), for the
+        // execution thread to read at; `u64::MAX` while there is none.
+        let checkpointed = AtomicU64::new(u64::MAX);
         std::thread::scope(|scope| -> Result<(), LedgerError> {
             let (executed, receive) = std::sync::mpsc::sync_channel(REPLAY_AHEAD_BLOCKS);
+            let checkpointed = &checkpointed;
             scope.spawn(move || {
+                let store: &S = &store;
                 let mut state = ReplayState {
                     checkpoint,
-                    store: &*snapshot,
+                    snapshot: store.snapshot(),
                     written: HashMap::default(),
                 };
                 let mut scratch = ExecutionScratch::default();
                 for height in from..=to {
+                    let through = checkpointed.load(Ordering::Acquire);
+                    if through != u64::MAX && state.checkpoint.is_none_or(|c| through > c) {
+                        state.advance(store.snapshot(), through);
+                    }
                     let block =
                         execute_block(&*machine, chain_id, &mut scratch, &mut state, height);
                     let stop = block.is_err();
@@ -123,6 +147,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
                     })
                 })??;
                 self.replay_state_tree(block)?;
+                if let Some(done) = self.state_checkpoint {
+                    checkpointed.store(done, Ordering::Release);
+                }
             }
             Ok(())
         })?;
@@ -174,7 +201,7 @@ fn execute_block<M: StateMachine + ?Sized>(
     state: &mut ReplayState<'_>,
     height: u64,
 ) -> Result<ExecutedBlock, LedgerError> {
-    let (block, tx_ids) = read_replay_block(state.store, height)?;
+    let (block, tx_ids) = read_replay_block(&*state.snapshot, height)?;
     let start = Instant::now();
     let header = *block.header();
     let context = BlockContext::new(chain_id, header.height, header.timestamp_ms);
@@ -194,7 +221,7 @@ fn execute_block<M: StateMachine + ?Sized>(
         executed
             .updates
             .iter()
-            .map(|update| (update.position, update.value.clone())),
+            .map(|update| (update.position, (height, update.value.clone()))),
     );
     Ok(ExecutedBlock {
         header,
@@ -224,4 +251,34 @@ fn read_replay_block<S: StoreRead + ?Sized>(
     }
     let tx_ids = transaction_ids(block.transactions());
     Ok((block, tx_ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{hash, Domain};
+    use crate::store::MemStore;
+
+    #[test]
+    fn moving_to_a_newer_checkpoint_forgets_the_writes_it_covers() {
+        let store = MemStore::new();
+        let position = |n: u8| hash(Domain::StateKey, &[n]);
+        let mut state = ReplayState {
+            checkpoint: None,
+            snapshot: store.snapshot(),
+            written: HashMap::default(),
+        };
+        let value = StateValue::from_slice(b"written at 5");
+        state
+            .written
+            .insert(position(1), (3, Some(StateValue::from_slice(b"at 3"))));
+        state.written.insert(position(2), (5, Some(value.clone())));
+        state.advance(store.snapshot(), 4);
+        assert_eq!(state.checkpoint, Some(4));
+        assert_eq!(state.written.len(), 1);
+        // Written after the checkpoint: read from memory.
+        assert_eq!(state.read(&position(2)).unwrap(), Some(value));
+        // Covered by the checkpoint: read from the store (empty here).
+        assert_eq!(state.read(&position(1)).unwrap(), None);
+    }
 }
