@@ -227,7 +227,10 @@ fn run(options: &Options) -> Result<(), String> {
     };
     workload_options.check()?;
     let bar = progress(u64::from(options.blocks) + 1, "generate");
-    let generated = workload::generate(&workload_options, || bar.inc(1))?;
+    let generated = workload::generate(&workload_options, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
     bar.finish_and_clear();
     let blocks = generated.blocks;
     let setup_blocks = generated.setup_blocks;

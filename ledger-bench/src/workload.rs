@@ -194,8 +194,12 @@ struct Step {
 /// that `--accounts 1000000` funds its accounts in 20 blocks.
 pub const SETUP_TXS_PER_BLOCK: usize = 50_000;
 
-/// Generates the blocks of `options`; `progress` is called once per block.
-pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Workload, String> {
+/// Generates the blocks of `options`; `progress` is called once per block
+/// with the blocks done and the blocks in all (setup blocks included).
+pub fn generate(
+    options: &WorkloadOptions,
+    progress: impl Fn(u64, u64),
+) -> Result<Workload, String> {
     options.check()?;
     let mut rng = ChaCha20Rng::seed_from_u64(options.seed);
     let mut keys = vec![authority_key()];
@@ -223,7 +227,8 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
     let setup_blocks = setup.len().div_ceil(SETUP_TXS_PER_BLOCK).max(1);
     let mut blocks = Vec::with_capacity(options.blocks as usize + setup_blocks);
     let mut invalid_txs = 0u64;
-    for height in 0..(setup_blocks + options.blocks as usize) as u64 {
+    let total = (setup_blocks + options.blocks as usize) as u64;
+    for height in 0..total {
         let is_setup = height < setup_blocks as u64;
         let steps = if is_setup {
             let rest = setup.split_off(SETUP_TXS_PER_BLOCK.min(setup.len()));
@@ -292,7 +297,7 @@ pub fn generate(options: &WorkloadOptions, progress: impl Fn()) -> Result<Worklo
             ));
         }
         blocks.push(block.encode());
-        progress();
+        progress(height + 1, total);
     }
     Ok(Workload {
         blocks,
@@ -893,12 +898,12 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_other_seed_other_bytes() {
-        let a = generate(&options(WorkloadKind::Transfers), || {}).unwrap();
-        let b = generate(&options(WorkloadKind::Transfers), || {}).unwrap();
+        let a = generate(&options(WorkloadKind::Transfers), |_, _| {}).unwrap();
+        let b = generate(&options(WorkloadKind::Transfers), |_, _| {}).unwrap();
         assert_eq!(a.blocks, b.blocks);
         let mut other = options(WorkloadKind::Transfers);
         other.seed = 8;
-        assert_ne!(generate(&other, || {}).unwrap().blocks, a.blocks);
+        assert_ne!(generate(&other, |_, _| {}).unwrap().blocks, a.blocks);
     }
 
     #[test]
@@ -908,7 +913,7 @@ mod tests {
         opts.accounts = SETUP_TXS_PER_BLOCK as u32 + 1;
         opts.blocks = 1;
         opts.txs_per_block = 10;
-        let workload = generate(&opts, || {}).unwrap();
+        let workload = generate(&opts, |_, _| {}).unwrap();
         assert_eq!(workload.setup_blocks, 2);
         let blocks = decode(&workload);
         assert_eq!(blocks.len(), 3);
@@ -917,7 +922,7 @@ mod tests {
         assert_eq!(blocks[2].transactions().len(), 10);
         // 40 accounts: one setup block.
         assert_eq!(
-            generate(&options(WorkloadKind::Transfers), || {})
+            generate(&options(WorkloadKind::Transfers), |_, _| {})
                 .unwrap()
                 .setup_blocks,
             1
@@ -931,7 +936,7 @@ mod tests {
         opts.invalid_share = 0.1;
         // `generate` itself checks that exactly the planned transactions
         // failed when the proposer applied each block.
-        let workload = generate(&opts, || {}).unwrap();
+        let workload = generate(&opts, |_, _| {}).unwrap();
         assert_eq!(workload.invalid_txs, 9 * 3);
         for block in decode(&workload).iter().skip(1) {
             assert_eq!(block.transactions().len(), 30);
@@ -950,7 +955,7 @@ mod tests {
         opts.invalid_share = 0.1;
         // Nine blocks take every flow through its seven steps (one step per
         // block); `generate` fails if any planned step failed.
-        let workload = generate(&opts, || {}).unwrap();
+        let workload = generate(&opts, |_, _| {}).unwrap();
         let blocks = decode(&workload);
         assert_eq!(
             blocks[0].transactions().len(),
@@ -976,7 +981,7 @@ mod tests {
         opts.invalid_share = 0.1;
         // `generate` fails if any planned step failed: enrolments, tags,
         // filings, approvals and payments all pass the application's rules.
-        let workload = generate(&opts, || {}).unwrap();
+        let workload = generate(&opts, |_, _| {}).unwrap();
         let blocks = decode(&workload);
         assert_eq!(blocks[0].transactions().len(), 4);
         let operations: Vec<claims::Operation> = blocks

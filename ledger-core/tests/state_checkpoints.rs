@@ -226,23 +226,29 @@ fn a_failed_checkpoint_poisons_the_ledger_and_reopening_recovers() {
     assert_eq!(reopened.applied_head(), reference().applied_head());
 }
 
-/// A ledger whose state is checkpointed at 2 and whose blocks 3..=5 are
-/// durable only as blocks (the state a crash leaves), with `tamper`'s
-/// replacement of the stored block 4.
-fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerError> {
+/// The store a crash leaves after `blocks` blocks whose state was
+/// checkpointed only at `checkpoint` (the later blocks are durable only as
+/// blocks), and the configuration that wrote it.
+fn crashed_after(blocks: usize, checkpoint: usize) -> (MemStore, LedgerConfig) {
     let mut config = config();
     config.checkpoint_blocks = u64::MAX;
     config.checkpoint_interval = Duration::MAX;
     let mut ledger = Ledger::open(FaultyStore::default(), app(), config.clone()).unwrap();
-    for (height, block) in chain()[..6].iter().enumerate() {
+    for (height, block) in chain()[..blocks].iter().enumerate() {
         let verified = ledger.verify_block(block.clone()).unwrap();
         ledger.apply_block(verified).unwrap();
-        if height == 2 {
-            assert_eq!(ledger.checkpoint_state().unwrap(), Some(2));
+        if height == checkpoint {
+            assert_eq!(ledger.checkpoint_state().unwrap(), Some(height as u64));
         }
     }
-    let store = FaultyStore::new(ledger.store().contents());
-    drop(ledger);
+    (ledger.store().contents(), config)
+}
+
+/// Reopens a store checkpointed at 2 with blocks 3..=5 to replay, the
+/// stored block 4 replaced by `tamper`'s.
+fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerError> {
+    let (contents, config) = crashed_after(6, 2);
+    let store = FaultyStore::new(contents);
     let mut batch = WriteBatch::new();
     batch.put(
         Column::Blocks,
@@ -259,19 +265,7 @@ fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerEr
 #[test]
 fn a_replay_that_fills_the_budget_checkpoints_as_it_goes() {
     // Ten blocks after the genesis checkpoint, durable only as blocks.
-    let mut config = config();
-    config.checkpoint_blocks = u64::MAX;
-    config.checkpoint_interval = Duration::MAX;
-    let mut ledger = Ledger::open(FaultyStore::default(), app(), config.clone()).unwrap();
-    for (height, block) in chain()[..11].iter().enumerate() {
-        let verified = ledger.verify_block(block.clone()).unwrap();
-        ledger.apply_block(verified).unwrap();
-        if height == 0 {
-            assert_eq!(ledger.checkpoint_state().unwrap(), Some(0));
-        }
-    }
-    let contents = ledger.store().contents();
-    drop(ledger);
+    let (contents, mut config) = crashed_after(11, 0);
     // A budget of nothing: every replayed block is checkpointed before the
     // next one, and the execution thread moves to each new checkpoint.
     config.state_memory_bytes = 0;
@@ -298,21 +292,24 @@ fn replay_refuses_a_stored_block_whose_roots_differ_from_its_header() {
         matches!(error, LedgerError::Corrupt { column: Column::Blocks, key, .. }
             if *key == "0000000000000004")
     };
+    let with_header = |change: fn(&mut ledger_core::BlockHeader)| {
+        move |block: Block| {
+            let (mut header, transactions) = block.into_parts();
+            change(&mut header);
+            Block::new(header, transactions).unwrap()
+        }
+    };
     // Another state root in the header: the state tree's check (the
     // opening thread) refuses it.
-    let error = open_with_block_4(|block| {
-        let (mut header, transactions) = block.into_parts();
+    let error = open_with_block_4(with_header(|header| {
         header.state_root = ledger_core::Hash([7; 32]);
-        Block::new(header, transactions).unwrap()
-    })
+    }))
     .unwrap_err();
     assert!(is_block_4(&error), "{error:?}");
     // Another receipts root: the execution thread refuses it.
-    let error = open_with_block_4(|block| {
-        let (mut header, transactions) = block.into_parts();
+    let error = open_with_block_4(with_header(|header| {
         header.receipts_root = ledger_core::Hash([7; 32]);
-        Block::new(header, transactions).unwrap()
-    })
+    }))
     .unwrap_err();
     assert!(is_block_4(&error), "{error:?}");
 }
