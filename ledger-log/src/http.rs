@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::Full;
 use hyper::header;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use ledger_http::ExchangeError;
 
 use crate::MAX_RESPONSE_BYTES;
 
@@ -127,51 +126,26 @@ pub async fn post_add_checkpoint(
 }
 
 async fn exchange(url: &WitnessUrl, body: Vec<u8>) -> Result<Response, TransportError> {
-    let http = |e: &dyn std::fmt::Display| TransportError::Http(e.to_string());
-    let stream = TcpStream::connect(url.authority())
-        .await
-        .map_err(|source| TransportError::Connect {
-            url: url.to_string(),
-            source,
-        })?;
-    // Not fatal: only latency.
-    let _ = stream.set_nodelay(true);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| http(&e))?;
-    // The connection task ends with the exchange (or the timeout drops it
-    // with the sender).
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
     let request = Request::post(format!("{}/add-checkpoint", url.path))
         .header(header::HOST, url.authority())
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| http(&e))?;
-    let result = async {
-        let response = sender.send_request(request).await.map_err(|e| http(&e))?;
-        let status = response.status().as_u16();
-        let collected = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    TransportError::BodyTooLarge
-                } else {
-                    TransportError::Http(e.to_string())
-                }
-            })?;
-        Ok(Response {
-            status,
-            body: collected.to_bytes().to_vec(),
-        })
-    }
-    .await;
-    connection.abort();
-    result
+        .map_err(|e| TransportError::Http(e.to_string()))?;
+    let reply = ledger_http::send_once(&url.authority(), request, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            ExchangeError::Connect { source, .. } => TransportError::Connect {
+                url: url.to_string(),
+                source,
+            },
+            ExchangeError::BodyTooLarge { .. } => TransportError::BodyTooLarge,
+            ExchangeError::Http(detail) => TransportError::Http(detail),
+            other => TransportError::Http(other.to_string()),
+        })?;
+    Ok(Response {
+        status: reply.status,
+        body: reply.body.to_vec(),
+    })
 }
 
 #[cfg(test)]

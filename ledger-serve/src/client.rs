@@ -2,14 +2,12 @@
 //! HTTP/1.1 connection per request, a bounded response body and a timeout
 //! on the whole exchange.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::{header, Request};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use http_body_util::Full;
+use ledger_http::ExchangeError;
 
 /// The largest response body read: above the largest witnessed proof
 /// ([`ledger_core::MAX_WITNESSED_PROOF_BYTES`]) and checkpoint note
@@ -114,46 +112,23 @@ impl BaseUrl {
     }
 
     async fn exchange(&self, path: &str, accept: &str) -> Result<Answer, ClientError> {
-        let http = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
-        let addr: SocketAddr = tokio::net::lookup_host(&self.authority)
-            .await?
-            .next()
-            .ok_or_else(|| ClientError::Url(self.authority.clone()))?;
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| http(&e))?;
-        let connection = tokio::spawn(async move {
-            let _ = connection.await;
-        });
         let request = Request::get(format!("{}{path}", self.prefix))
             .header(header::HOST, &self.authority)
             .header(header::ACCEPT, accept)
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| http(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| http(&e))?;
-        let header_text = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let status = response.status().as_u16();
-        let content_type = header_text(header::CONTENT_TYPE);
-        let cache_control = header_text(header::CACHE_CONTROL);
-        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let reply = ledger_http::send_once(&self.authority, request, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| http(&*e))?
-            .to_bytes();
-        connection.abort();
+            .map_err(|e| match e {
+                ExchangeError::Connect { source, .. } => ClientError::Connect(source),
+                ExchangeError::Http(detail) => ClientError::Http(detail),
+                other => ClientError::Http(other.to_string()),
+            })?;
         Ok(Answer {
-            status,
-            content_type,
-            cache_control,
-            body,
+            status: reply.status,
+            content_type: reply.header(header::CONTENT_TYPE),
+            cache_control: reply.header(header::CACHE_CONTROL),
+            body: reply.body,
         })
     }
 }

@@ -1,19 +1,18 @@
-//! The HTTP side: axum routing over HTTP/1.1 keep-alive connections served
-//! by hyper on tokio, with a bounded number of connections, a bounded
-//! request head read under a timeout, bounded concurrent ledger reads, and
-//! an orderly shutdown. GET only: the server reads no request bodies.
+//! The HTTP side: the read API's axum routes and bounded concurrent ledger
+//! reads, served by `ledger-http`'s accept loop (HTTP/1.1 keep-alive, a
+//! bounded number of connections, a bounded request head read under a
+//! timeout, an orderly shutdown). GET only: the server reads no request
+//! bodies.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+pub use ledger_http::RunningServer;
+use ledger_http::{serve_router, ConnectionLimits};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::Semaphore;
 
 use crate::handlers;
 use crate::source::{CheckpointSource, LedgerReader};
@@ -86,34 +85,6 @@ fn router(state: ServeState) -> Router {
         .with_state(state)
 }
 
-/// A running server.
-#[derive(Debug)]
-pub struct RunningServer {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl RunningServer {
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting, closes every connection, and returns once the
-    /// accept loop has ended.
-    pub async fn shutdown(self) {
-        // The accept loop may have ended already; then nothing listens.
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Waits until the server stops (it only stops when shut down).
-    pub async fn wait(self) {
-        let _ = self.task.await;
-    }
-}
-
 /// Serves the read API on `listener` until shut down, with the default
 /// bounds.
 ///
@@ -132,59 +103,10 @@ pub fn serve_with(
     state: ServeState,
     config: ServerConfig,
 ) -> std::io::Result<RunningServer> {
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = watch::channel(false);
-    let state = state.configured(&config);
-    let task = tokio::spawn(accept_loop(listener, state, config, stopped));
-    Ok(RunningServer { addr, stop, task })
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    state: ServeState,
-    config: ServerConfig,
-    mut stop: watch::Receiver<bool>,
-) {
-    let router = router(state);
-    let limit = Arc::new(Semaphore::new(config.max_connections));
-    let mut connections = JoinSet::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
-        .keep_alive(true);
-    loop {
-        let permit = tokio::select! {
-            _ = stop.changed() => break,
-            permit = Arc::clone(&limit).acquire_owned() => permit,
-        };
-        // The semaphore is never closed.
-        let Ok(permit) = permit else { break };
-        let accepted = tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors or a connection reset before accept:
-                // back off a little rather than spin.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        connections.spawn(async move {
-            let _permit = permit;
-            // A connection error concerns that client only.
-            let _ = connection.await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    drop(listener);
-    connections.abort_all();
-    while connections.join_next().await.is_some() {}
+    let limits = ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+        max_head_bytes: Some(MAX_REQUEST_HEAD_BYTES),
+    };
+    serve_router(listener, router(state.configured(&config)), limits)
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use axum::http::{header, Request};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use ledger_http::ExchangeError;
 
 /// The largest response body the client reads.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -56,16 +55,9 @@ impl Client {
     /// # Errors
     /// The connection or the HTTP handshake failed.
     pub async fn connect(addr: SocketAddr) -> Result<Self, ClientError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let sender = ledger_http::connect(&addr.to_string())
             .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        // The connection ends with an error when the server closes it; the
-        // next request then reports it.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+            .map_err(ClientError::from)?;
         Ok(Self { sender })
     }
 
@@ -80,33 +72,25 @@ impl Client {
     }
 
     async fn exchange(&mut self, body: Vec<u8>) -> Result<Answer, ClientError> {
-        let http = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
-        self.sender.ready().await.map_err(|e| http(&e))?;
         let request = Request::post("/add-checkpoint")
             .header(header::HOST, "witness")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| http(&e))?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| http(&e))?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| http(&e))?
-            .to_bytes()
-            .to_vec();
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let reply = ledger_http::send(&mut self.sender, request, MAX_RESPONSE_BYTES).await?;
         Ok(Answer {
-            status,
-            content_type,
-            body,
+            status: reply.status,
+            content_type: reply.header(header::CONTENT_TYPE),
+            body: reply.body.to_vec(),
         })
+    }
+}
+
+impl From<ExchangeError> for ClientError {
+    fn from(error: ExchangeError) -> Self {
+        match error {
+            ExchangeError::Connect { source, .. } => ClientError::Connect(source),
+            ExchangeError::Http(detail) => ClientError::Http(detail),
+            other => ClientError::Http(other.to_string()),
+        }
     }
 }

@@ -1,9 +1,9 @@
-//! The HTTP side: `POST /add-checkpoint` routed by axum, over HTTP/1.1
-//! connections (keep-alive) served by hyper on tokio, with a bounded number
-//! of connections, a header read timeout, a bounded body read under a
-//! timeout, and an orderly shutdown.
+//! The HTTP side: `POST /add-checkpoint` routed by axum, its body bounded
+//! and read under a timeout, served by `ledger-http`'s accept loop
+//! (HTTP/1.1 keep-alive, a bounded number of connections, a header read
+//! timeout, an orderly shutdown that also waits for the commits in
+//! flight).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,11 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+pub use ledger_http::RunningServer;
+use ledger_http::{serve_router_then, ConnectionLimits};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
 
 use crate::witness::{Witness, WitnessError};
 use crate::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_BYTES};
@@ -129,34 +127,6 @@ pub fn error_response(error: &WitnessError) -> Response {
     }
 }
 
-/// A running witness server.
-#[derive(Debug)]
-pub struct RunningServer {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl RunningServer {
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting, closes every connection, waits for the commits in
-    /// flight, and returns once the server no longer holds the witness.
-    pub async fn shutdown(self) {
-        // The accept loop may have ended already; then nothing listens.
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Waits until the server stops (it only stops when shut down).
-    pub async fn wait(self) {
-        let _ = self.task.await;
-    }
-}
-
 /// Serves the witness on `listener` until shut down, with the default
 /// timeouts.
 ///
@@ -175,59 +145,15 @@ pub fn serve_with(
     witness: Arc<Witness>,
     config: ServerConfig,
 ) -> std::io::Result<RunningServer> {
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, witness, config, stopped));
-    Ok(RunningServer { addr, stop, task })
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    witness: Arc<Witness>,
-    config: ServerConfig,
-    mut stop: watch::Receiver<bool>,
-) {
+    let limits = ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: MAX_CONNECTIONS,
+        max_head_bytes: None,
+    };
     let router = router(Arc::clone(&witness), config);
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = JoinSet::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .keep_alive(true);
-    loop {
-        let permit = tokio::select! {
-            _ = stop.changed() => break,
-            permit = Arc::clone(&limit).acquire_owned() => permit,
-        };
-        // The semaphore is never closed.
-        let Ok(permit) = permit else { break };
-        let accepted = tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors or a connection reset before accept:
-                // back off a little rather than spin.
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        // Small responses: do not wait for Nagle.
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        connections.spawn(async move {
-            let _permit = permit;
-            // A connection error concerns that client only.
-            let _ = connection.await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    drop(listener);
-    connections.abort_all();
-    while connections.join_next().await.is_some() {}
-    witness.drain().await;
+    // After the last connection closes: wait for the commits in flight, so
+    // that the server no longer holds the witness once shut down.
+    serve_router_then(listener, router, limits, async move {
+        witness.drain().await;
+    })
 }
