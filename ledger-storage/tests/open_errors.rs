@@ -134,3 +134,48 @@ fn an_abandoned_creation_is_cleaned_up() {
     drop(store);
     RocksStore::open(dir.path().join("ledger")).unwrap();
 }
+
+/// Blocks go to blob files (`RocksConfig::blob_files_for_blocks`): after a
+/// flush a large block is in a `.blob` file, small ones stay inline, both
+/// read back, also after a reopen; with the option off there is no blob
+/// file.
+#[test]
+fn large_blocks_live_in_blob_files() {
+    use ledger_storage::RocksConfig;
+    let blob_files = |path: &std::path::Path| {
+        std::fs::read_dir(path)
+            .unwrap()
+            .filter(|entry| {
+                let name = entry.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".blob")
+            })
+            .count()
+    };
+    let large: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for on in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let config = RocksConfig {
+            blob_files_for_blocks: on,
+            ..RocksConfig::default()
+        };
+        {
+            let store = RocksStore::open_with(&path, config.clone()).unwrap();
+            let mut batch = WriteBatch::new();
+            batch.put(Column::Blocks, &b"large"[..], large.clone());
+            batch.put(Column::Blocks, &b"small"[..], &b"block"[..]);
+            store.commit(batch, Durability::Synced).unwrap();
+            store.flush().unwrap();
+            assert_eq!(blob_files(&path) > 0, on, "blob files with the option {on}");
+        }
+        let store = RocksStore::open_with(&path, config).unwrap();
+        assert_eq!(
+            store.get(Column::Blocks, b"large").unwrap().as_deref(),
+            Some(&large[..])
+        );
+        assert_eq!(
+            store.get(Column::Blocks, b"small").unwrap().as_deref(),
+            Some(&b"block"[..])
+        );
+    }
+}
