@@ -137,20 +137,33 @@ pub async fn collect_bounded(
     max_body: usize,
 ) -> Result<Reply, ExchangeError> {
     let (parts, body) = response.into_parts();
-    let body = Limited::new(body, max_body)
+    Ok(Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: collect_body(body, max_body).await?,
+    })
+}
+
+/// Reads a whole body, a response's or a request's, up to `max_body`
+/// bytes: past the bound it stops reading and fails, it never buffers more.
+///
+/// # Errors
+/// [`ExchangeError::BodyTooLarge`], or [`ExchangeError::Http`] with the
+/// body's own read error.
+pub async fn collect_body<B>(body: B, max_body: usize) -> Result<Bytes, ExchangeError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Limited::new(body, max_body)
         .collect()
         .await
+        .map(|collected| collected.to_bytes())
         .map_err(|e| {
             if e.is::<LengthLimitError>() {
                 ExchangeError::BodyTooLarge { limit: max_body }
             } else {
                 ExchangeError::Http(e.to_string())
             }
-        })?
-        .to_bytes();
-    Ok(Reply {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-    })
+        })
 }

@@ -15,5 +15,5 @@
 pub mod client;
 pub mod server;
 
-pub use client::{collect_bounded, connect, send, send_once, ExchangeError, Reply};
+pub use client::{collect_body, collect_bounded, connect, send, send_once, ExchangeError, Reply};
 pub use server::{serve_router, serve_router_then, ConnectionLimits, RunningServer};

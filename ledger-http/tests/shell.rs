@@ -24,6 +24,13 @@ use tokio::net::{TcpListener, TcpStream};
 /// Longest any step of these tests may take.
 const STEP: Duration = Duration::from_secs(10);
 
+/// Awaits `step`, failing the test if it takes longer than [`STEP`].
+async fn within<T>(step: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, step)
+        .await
+        .expect("a step took longer than STEP")
+}
+
 fn limits() -> ConnectionLimits {
     ConnectionLimits {
         header_read_timeout: Duration::from_millis(300),
@@ -57,9 +64,8 @@ fn get_request(path: &str) -> Request<Full<Bytes>> {
 async fn bodies_are_bounded_by_the_caller() {
     let server = start(limits()).await;
     let at = server.local_addr().to_string();
-    let reply = tokio::time::timeout(STEP, send_once(&at, get_request("/small"), 5))
+    let reply = within(send_once(&at, get_request("/small"), 5))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(reply.status, 200);
     assert_eq!(&reply.body[..], b"hello");
@@ -67,23 +73,18 @@ async fn bodies_are_bounded_by_the_caller() {
         reply.header(header::CONTENT_TYPE).as_deref(),
         Some("text/plain")
     );
-    let over = tokio::time::timeout(STEP, send_once(&at, get_request("/small"), 4))
-        .await
-        .unwrap();
+    let over = within(send_once(&at, get_request("/small"), 4)).await;
     assert!(
         matches!(over, Err(ExchangeError::BodyTooLarge { limit: 4 })),
         "{over:?}"
     );
-    let over = tokio::time::timeout(STEP, send_once(&at, get_request("/big"), 99_999))
-        .await
-        .unwrap();
+    let over = within(send_once(&at, get_request("/big"), 99_999)).await;
     assert!(
         matches!(over, Err(ExchangeError::BodyTooLarge { .. })),
         "{over:?}"
     );
-    let reply = tokio::time::timeout(STEP, send_once(&at, get_request("/none"), 1024))
+    let reply = within(send_once(&at, get_request("/none"), 1024))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(reply.status, 404);
     server.shutdown().await;
@@ -95,9 +96,7 @@ async fn refused_connections_are_typed() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap().to_string();
     drop(listener);
-    let error = tokio::time::timeout(STEP, send_once(&at, get_request("/small"), 1024))
-        .await
-        .unwrap();
+    let error = within(send_once(&at, get_request("/small"), 1024)).await;
     assert!(
         matches!(&error, Err(ExchangeError::Connect { authority, .. }) if *authority == at),
         "{error:?}"
@@ -152,10 +151,7 @@ async fn connections_beyond_the_bound_wait() {
     .await;
     let at = server.local_addr().to_string();
     // The first connection holds the only permit while it is open.
-    let mut first = tokio::time::timeout(STEP, connect(&at))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut first = within(connect(&at)).await.unwrap();
     let reply = send(&mut first, get_request("/small"), 1024).await.unwrap();
     assert_eq!(reply.status, 200);
     // A second one is accepted by the kernel but not served.
@@ -166,9 +162,8 @@ async fn connections_beyond_the_bound_wait() {
     .await;
     assert!(waiting.is_err(), "served beyond the bound: {waiting:?}");
     drop(first);
-    let reply = tokio::time::timeout(STEP, send_once(&at, get_request("/small"), 1024))
+    let reply = within(send_once(&at, get_request("/small"), 1024))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(reply.status, 200);
     server.shutdown().await;
@@ -184,10 +179,7 @@ async fn shutdown_closes_kept_connections_and_runs_after() {
     })
     .unwrap();
     let at = server.local_addr().to_string();
-    let mut kept = tokio::time::timeout(STEP, connect(&at))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut kept = within(connect(&at)).await.unwrap();
     assert_eq!(
         send(&mut kept, get_request("/small"), 1024)
             .await
@@ -195,16 +187,12 @@ async fn shutdown_closes_kept_connections_and_runs_after() {
             .status,
         200
     );
-    tokio::time::timeout(STEP, server.shutdown()).await.unwrap();
+    within(server.shutdown()).await;
     assert!(ran.load(Ordering::SeqCst), "`after` had not run");
     // The kept connection was closed, and nothing listens any more.
-    let again = tokio::time::timeout(STEP, send(&mut kept, get_request("/small"), 1024))
-        .await
-        .unwrap();
+    let again = within(send(&mut kept, get_request("/small"), 1024)).await;
     assert!(matches!(again, Err(ExchangeError::Http(_))), "{again:?}");
-    let fresh = tokio::time::timeout(STEP, send_once(&at, get_request("/small"), 1024))
-        .await
-        .unwrap();
+    let fresh = within(send_once(&at, get_request("/small"), 1024)).await;
     assert!(
         matches!(fresh, Err(ExchangeError::Connect { .. })),
         "{fresh:?}"

@@ -13,9 +13,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 pub use ledger_http::RunningServer;
-use ledger_http::{serve_router_then, ConnectionLimits};
+use ledger_http::{serve_router_then, ConnectionLimits, ExchangeError};
 use tokio::net::TcpListener;
 
 use crate::witness::{Witness, WitnessError};
@@ -84,18 +83,16 @@ async fn read_and_add(
     }
     let collected = tokio::time::timeout(
         app.body_read_timeout,
-        Limited::new(body, MAX_REQUEST_BYTES).collect(),
+        ledger_http::collect_body(body, MAX_REQUEST_BYTES),
     )
     .await
     .map_err(|_| WitnessError::Timeout)?
-    .map_err(|e| {
-        if e.is::<LengthLimitError>() {
-            WitnessError::TooLarge
-        } else {
-            WitnessError::Body(e.to_string())
-        }
+    .map_err(|e| match e {
+        ExchangeError::BodyTooLarge { .. } => WitnessError::TooLarge,
+        ExchangeError::Http(detail) => WitnessError::Body(detail),
+        other => WitnessError::Body(other.to_string()),
     })?;
-    app.witness.add_checkpoint(&collected.to_bytes()).await
+    app.witness.add_checkpoint(&collected).await
 }
 
 /// The response to a refused or failed request: the status, and a body
