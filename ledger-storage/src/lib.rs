@@ -26,4 +26,6 @@ pub mod crash;
 
 pub use ledger_core::store::MemStore;
 #[cfg(feature = "rocks")]
-pub use rocks::{RocksConfig, RocksStore, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_MAX_WAL_BYTES};
+pub use rocks::{
+    RocksConfig, RocksStore, BLOB_MIN_BYTES, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_MAX_WAL_BYTES,
+};

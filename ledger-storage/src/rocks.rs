@@ -197,8 +197,9 @@ fn column_options(column: Column, cache: &Cache, config: &RocksConfig) -> Option
 }
 
 /// Values of the `blocks` column at least this large go to blob files
-/// (an empty block is about 200 bytes and stays inline).
-const BLOB_MIN_BYTES: u64 = 4096;
+/// when [`RocksConfig::blob_files_for_blocks`] is on (an empty block is
+/// about 200 bytes and stays inline).
+pub const BLOB_MIN_BYTES: u64 = 4096;
 
 /// Hash buckets of the transaction index's memtable (8 bytes each).
 const TX_INDEX_MEMTABLE_BUCKETS: usize = 1 << 20;
