@@ -11,16 +11,20 @@
 //! The second group does the same on RocksDB, committing every version
 //! (synced write-ahead log) and advancing versions from one iteration to the
 //! next: ours through `StoredStateTree` and a `NodeCache`, `jmt` through a
-//! small adapter over the same `RocksStore`. `ledger_update_and_checkpoint_10k`
+//! small adapter over the same `RocksStore`. `ledger_checkpoint_cycle_32x10k`
 //! is ours as the engine runs it since issue 14: versions held in memory
-//! (`StateLayers`) and written every `DEFAULT_CHECKPOINT_BLOCKS` versions
-//! as one merged, synced checkpoint — the cost per version amortised over
-//! checkpoints.
+//! (`StateLayers`) and written every `DEFAULT_CHECKPOINT_BLOCKS` (32)
+//! versions as one merged, synced checkpoint; one iteration is such a
+//! cycle, so its throughput is the rate amortised over checkpoints.
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
+//!
+//! Both trees allocate through mimalloc, the allocator of the project's
+//! binaries (docs/PERFORMANCE.md, "Allocator"): with glibc's malloc a
+//! fifth to a half of an update is spent allocating and freeing nodes.
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use jmt::mock::MockTreeStore;
 use jmt::{KeyHash, Sha256Jmt};
 use ledger_core::state_tree::{
@@ -32,6 +36,9 @@ use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
 use ledger_storage::RocksStore;
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Updates per batch: one block's writes at the end-to-end target.
 const BATCH_UPDATES: usize = 10_000;
@@ -296,13 +303,23 @@ fn state_tree_on_rocks(c: &mut Criterion) {
         let mut layers = StateLayers::new();
         let mut checkpoint = Some(0u64);
         let mut layered_version = 0u64;
-        group.bench_function("ledger_update_and_checkpoint_10k", |b| {
+        // One iteration is a whole cycle: `DEFAULT_CHECKPOINT_BLOCKS`
+        // versions and the checkpoint that ends it, so that every sample
+        // holds the same share of checkpoint work (a sample of single
+        // versions holds a checkpoint or not, and the spread hides the
+        // figure). Flat sampling: one cycle per sample.
+        let cycle = ledger_core::DEFAULT_CHECKPOINT_BLOCKS;
+        group.throughput(Throughput::Elements(BATCH_UPDATES as u64 * cycle));
+        group.sampling_mode(SamplingMode::Flat);
+        // Ten cycles of about 32 × 0.2 s at 1M keys, 32 × 0.05 s at 100k.
+        let seconds = if size >= 1_000_000 { 80 } else { 20 };
+        group.measurement_time(Duration::from_secs(seconds));
+        group.bench_function(format!("ledger_checkpoint_cycle_{cycle}x10k"), |b| {
             b.iter_custom(|iterations| {
-                let mut elapsed = Duration::ZERO;
-                for _ in 0..iterations {
+                let start = Instant::now();
+                for _ in 0..iterations * cycle {
                     let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
                     let next = layered_version + 1;
-                    let start = Instant::now();
                     let stored = StoredStateTree::new(&checkpointed);
                     let layered = layers.reader(&stored);
                     let writes = apply_updates(
@@ -314,7 +331,7 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                     .expect("update");
                     checkpoint_cache.insert_writes(&writes);
                     layers.push(std::sync::Arc::new(writes));
-                    if layers.len() as u64 >= ledger_core::DEFAULT_CHECKPOINT_BLOCKS {
+                    if layers.len() as u64 >= cycle {
                         let versions = layers.through(next);
                         let refs: Vec<&StateTreeWrites> = versions.iter().map(|w| &**w).collect();
                         let delta = merge_versions(checkpoint, &refs);
@@ -326,12 +343,14 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                         layers.drop_through(next);
                         checkpoint = Some(next);
                     }
-                    elapsed += start.elapsed();
                     layered_version = next;
                 }
-                elapsed
+                start.elapsed()
             })
         });
+        group.throughput(Throughput::Elements(BATCH_UPDATES as u64));
+        group.sampling_mode(SamplingMode::Auto);
+        group.measurement_time(Duration::from_secs(5));
         drop(layers);
 
         let updates = &batches[0];

@@ -190,6 +190,11 @@ fn keygen(name: &str, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The engine's allocations (the state tree's nodes, blocks, batches) go to
+/// mimalloc: docs/PERFORMANCE.md, "Allocator", has the measurement.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
