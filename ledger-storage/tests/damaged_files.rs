@@ -158,27 +158,30 @@ fn offsets(len: usize) -> [usize; 5] {
     [4, len / 4, len / 2, 3 * len / 4, len - 8]
 }
 
-#[test]
-fn a_damaged_blob_file_is_reported() {
+/// Damages each file of a freshly built ledger whose name ends with
+/// `suffix`, one byte at each of [`offsets`], each time in a fresh copy;
+/// checks that every failure is a typed store corruption, and returns how
+/// many damaged copies were caught, and how many files there were.
+fn damage_each(suffix: &str) -> (usize, usize) {
     let dir = tempfile::tempdir().unwrap();
     let original = dir.path().join("original");
     let blocks = build(&original);
-    let blobs = files_ending(&original, ".blob");
-    assert!(!blobs.is_empty(), "the blocks are in blob files");
+    let files = files_ending(&original, suffix);
+    assert!(!files.is_empty(), "the flushed ledger has {suffix} files");
     let mut detected = 0;
-    for (index, blob) in blobs.iter().enumerate() {
-        let len = std::fs::metadata(blob).unwrap().len() as usize;
+    for (index, file) in files.iter().enumerate() {
+        let len = std::fs::metadata(file).unwrap().len() as usize;
         for offset in offsets(len) {
-            let copy = dir.path().join(format!("blob-{index}-{offset}"));
+            let copy = dir.path().join(format!("copy-{index}-{offset}"));
             copy_dir(&original, &copy);
-            flip(&copy.join(blob.file_name().unwrap()), offset);
+            flip(&copy.join(file.file_name().unwrap()), offset);
             let outcome = open_and_audit(&copy, &blocks);
-            eprintln!("{} at {offset} of {len}: {outcome:?}", blob.display());
+            eprintln!("{} at {offset} of {len}: {outcome:?}", file.display());
             match &outcome {
                 Outcome::OpenFailed(error) | Outcome::AuditFailed(error) => {
                     assert!(
                         is_store_corruption(error),
-                        "a damaged blob file is a store corruption: {error:?}"
+                        "a damaged {suffix} file is a store corruption: {error:?}"
                     );
                     detected += 1;
                 }
@@ -188,49 +191,28 @@ fn a_damaged_blob_file_is_reported() {
             std::fs::remove_dir_all(&copy).unwrap();
         }
     }
+    (detected, files.len())
+}
+
+#[test]
+fn a_damaged_blob_file_is_reported() {
+    let (detected, files) = damage_each(".blob");
     // Every byte of a blob file's records is covered by a checksum that
-    // reading the block verifies, and the audit reads every block.
+    // reading the block verifies, and the audit reads every block: at least
+    // the three places in the body are found in each file.
     assert!(
-        detected >= 3 * blobs.len(),
+        detected >= 3 * files,
         "the damage in the records of each blob file must be found ({detected} found)"
     );
 }
 
 #[test]
 fn a_damaged_table_file_is_reported_or_harmless() {
-    let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("original");
-    let blocks = build(&original);
-    let tables = files_ending(&original, ".sst");
-    assert!(!tables.is_empty(), "a flush wrote table files");
-    let mut detected = 0;
-    for (index, table) in tables.iter().enumerate() {
-        let len = std::fs::metadata(table).unwrap().len() as usize;
-        for offset in offsets(len) {
-            let copy = dir.path().join(format!("sst-{index}-{offset}"));
-            copy_dir(&original, &copy);
-            flip(&copy.join(table.file_name().unwrap()), offset);
-            let outcome = open_and_audit(&copy, &blocks);
-            eprintln!("{} at {offset} of {len}: {outcome:?}", table.display());
-            match &outcome {
-                Outcome::OpenFailed(error) | Outcome::AuditFailed(error) => {
-                    assert!(
-                        is_store_corruption(error),
-                        "a damaged table file is a store corruption: {error:?}"
-                    );
-                    detected += 1;
-                }
-                Outcome::Findings => detected += 1,
-                Outcome::Unharmed => {}
-            }
-            std::fs::remove_dir_all(&copy).unwrap();
-        }
-    }
+    let (detected, files) = damage_each(".sst");
     // Every table block carries a checksum, verified when the block is read
     // (on open for index and metadata blocks, by the audit for data).
     assert!(
         detected > 0,
-        "no damage to any of {} table files was found",
-        tables.len()
+        "no damage to any of {files} table files was found"
     );
 }
