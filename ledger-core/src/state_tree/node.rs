@@ -7,7 +7,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{interior_hash, leaf_hash, StateTreeError, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::{Hash, HASH_BYTES};
@@ -209,10 +209,25 @@ pub type Slots = [Option<Child>; 16];
 ///
 /// Invariant: it has at least two leaves beneath it (two children, or one
 /// internal child); otherwise the tree would have compressed it away.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+///
+/// It also remembers the subtree of each quarter of its slots (4 slots, two
+/// binary levels) once computed, in memory only: a node rewritten because
+/// children in one quarter changed recomputes that quarter and the 3 hashes
+/// above it, not all 15 ([`InternalNode::with_changes`]).
+#[derive(Clone, Debug, Default)]
 pub struct InternalNode {
     entries: Vec<(u8, Child)>,
+    quarters: OnceLock<[Part; 4]>,
 }
+
+impl PartialEq for InternalNode {
+    fn eq(&self, other: &Self) -> bool {
+        // The quarters are derived from the entries.
+        self.entries == other.entries
+    }
+}
+
+impl Eq for InternalNode {}
 
 impl InternalNode {
     /// A node from its expanded slots.
@@ -223,7 +238,33 @@ impl InternalNode {
                 .enumerate()
                 .filter_map(|(slot, child)| child.map(|child| (slot as u8, child)))
                 .collect(),
+            quarters: OnceLock::new(),
         }
+    }
+
+    /// The node with these `slots`, of which only those in `changed` (a
+    /// bitmap of slots) differ from `previous`'s, and its hash: the
+    /// quarters without a changed slot are taken from `previous`.
+    pub fn with_changes(
+        slots: &Slots,
+        previous: Option<&InternalNode>,
+        changed: u16,
+    ) -> (Self, Hash) {
+        let node = InternalNode::from_slots(slots);
+        let old = previous.map(InternalNode::quarters);
+        let mut quarters = [Part::Empty; 4];
+        for (index, quarter) in quarters.iter_mut().enumerate() {
+            let mask = 0xfu16 << (4 * index);
+            *quarter = match old {
+                Some(old) if changed & mask == 0 => old.get(index).copied().unwrap_or(Part::Empty),
+                _ => quarter_part(slots, index),
+            };
+        }
+        let hash = join_quarters(&quarters);
+        // A new node's cell is empty: this cannot fail, and if it did the
+        // node would compute the same quarters again when asked.
+        let _ = node.quarters.set(quarters);
+        (node, hash)
     }
 
     /// The expanded slots.
@@ -239,7 +280,15 @@ impl InternalNode {
 
     /// This node's subtree hash.
     pub fn hash(&self) -> Hash {
-        range_hash(&self.slots(), 0, 16)
+        join_quarters(&self.quarters())
+    }
+
+    /// The subtrees of the four quarters, computed once.
+    fn quarters(&self) -> [Part; 4] {
+        *self.quarters.get_or_init(|| {
+            let slots = self.slots();
+            std::array::from_fn(|index| quarter_part(&slots, index))
+        })
     }
 
     /// Number of children.
@@ -251,6 +300,56 @@ impl InternalNode {
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.entries.capacity() * std::mem::size_of::<(u8, Child)>()
     }
+}
+
+/// A binary subtree over an aligned run of slots, as the tree defines its
+/// hash: empty, a lone leaf (which compression moves up until it meets a
+/// sibling), or anything else, with its hash.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Empty,
+    LoneLeaf(Hash),
+    Other(Hash),
+}
+
+impl Part {
+    fn of(slot: Option<&Option<Child>>) -> Part {
+        match slot.copied().flatten() {
+            None => Part::Empty,
+            Some(child @ Child::Leaf { .. }) => Part::LoneLeaf(child.hash()),
+            Some(child) => Part::Other(child.hash()),
+        }
+    }
+
+    fn hash(self) -> Hash {
+        match self {
+            Part::Empty => EMPTY_SUBTREE,
+            Part::LoneLeaf(hash) | Part::Other(hash) => hash,
+        }
+    }
+
+    /// The subtree over two adjacent halves.
+    fn join(left: Part, right: Part) -> Part {
+        match (left, right) {
+            (Part::Empty, Part::Empty) => Part::Empty,
+            (Part::LoneLeaf(hash), Part::Empty) | (Part::Empty, Part::LoneLeaf(hash)) => {
+                Part::LoneLeaf(hash)
+            }
+            (left, right) => Part::Other(interior_hash(&left.hash(), &right.hash())),
+        }
+    }
+}
+
+/// The subtree over slots `4·index .. 4·index + 4`.
+fn quarter_part(slots: &Slots, index: usize) -> Part {
+    let at = |offset: usize| Part::of(slots.get(4 * index + offset));
+    Part::join(Part::join(at(0), at(1)), Part::join(at(2), at(3)))
+}
+
+/// A node's hash from its four quarters.
+fn join_quarters(quarters: &[Part; 4]) -> Hash {
+    let [a, b, c, d] = *quarters;
+    Part::join(Part::join(a, b), Part::join(c, d)).hash()
 }
 
 /// The hash of the binary subtree over slots `lo..hi` (a power-of-two
@@ -378,7 +477,10 @@ impl Node {
                         entries.push((slot, child));
                     }
                 }
-                Node::Internal(Arc::new(InternalNode { entries }))
+                Node::Internal(Arc::new(InternalNode {
+                    entries,
+                    quarters: OnceLock::new(),
+                }))
             }
             _ => return Err(corrupt("unknown tag")),
         };
@@ -487,6 +589,53 @@ mod tests {
             for len in 0..bytes.len() {
                 assert!(Node::decode(&bytes[..len]).is_err());
             }
+        }
+    }
+
+    #[test]
+    fn quarters_give_range_hash_also_after_changes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 16
+        };
+        let random_slots = |bits: u64| {
+            let (present, leaves) = (bits as u16, (bits >> 16) as u16);
+            let mut slots = Slots::default();
+            for (index, slot) in slots.iter_mut().enumerate() {
+                if present & (1 << index) != 0 {
+                    let byte = (index as u8) ^ (bits >> 32) as u8;
+                    *slot = Some(if leaves & (1 << index) != 0 {
+                        Child::leaf(Hash([byte; 32]), 1, &Hash([!byte; 32]))
+                    } else {
+                        Child::Internal {
+                            version: 1,
+                            hash: Hash([byte | 0x80; 32]),
+                        }
+                    });
+                }
+            }
+            slots
+        };
+        for _ in 0..3_000 {
+            let before = random_slots(next());
+            let node = InternalNode::from_slots(&before);
+            assert_eq!(node.hash(), range_hash(&before, 0, 16));
+            // Change the slots of a random set of positions.
+            let changed = next() as u16;
+            let replacement = random_slots(next());
+            let mut after = before;
+            for (index, slot) in after.iter_mut().enumerate() {
+                if changed & (1 << index) != 0 {
+                    *slot = replacement[index];
+                }
+            }
+            let (updated, hash) = InternalNode::with_changes(&after, Some(&node), changed);
+            assert_eq!(hash, range_hash(&after, 0, 16), "changed {changed:016b}");
+            assert_eq!(updated.hash(), hash);
+            assert_eq!(updated.slots(), after);
         }
     }
 

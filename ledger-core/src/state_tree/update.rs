@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::node::{range_hash, Child, InternalNode, NibblePath, Node, NodeKey, Slots};
+use super::node::{Child, InternalNode, NibblePath, Node, NodeKey, Slots};
 use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::Hash;
 use crate::value::StateValue;
@@ -220,6 +220,9 @@ fn update_internal<R: StateTreeReader + ?Sized>(
         });
     }
     let groups = split_by_nibble(updates, |update| key_nibble(&update.position, depth));
+    let changed = groups
+        .iter()
+        .fold(0u16, |mask, (nibble, _)| mask | 1 << (nibble & 0xf));
     let mut children = node.slots();
     if updates.len() >= PARALLEL_MIN_UPDATES {
         let results: Vec<Result<SubtreeResult, StateTreeError>> = groups
@@ -253,16 +256,24 @@ fn update_internal<R: StateTreeReader + ?Sized>(
             }
         }
     }
-    Ok(finish_internal(context, path, children, out))
+    Ok(finish_internal(
+        context,
+        path,
+        children,
+        Some((&node, changed)),
+        out,
+    ))
 }
 
 /// Turns updated children into the node's replacement: nothing if all are
 /// gone, the lone leaf if only one leaf is left (compression), else a new
-/// internal node written at this version.
+/// internal node written at this version. `previous` is the node it
+/// replaces, with a bitmap of the slots that changed.
 fn finish_internal<R: StateTreeReader + ?Sized>(
     context: &Context<'_, R>,
     path: NibblePath,
     children: Slots,
+    previous: Option<(&InternalNode, u16)>,
     out: &mut StateTreeWrites,
 ) -> Option<Child> {
     let mut present = children.iter().flatten();
@@ -272,8 +283,11 @@ fn finish_internal<R: StateTreeReader + ?Sized>(
         (None, _) => None,
         (Some(only @ Child::Leaf { .. }), None) => Some(only),
         _ => {
-            let hash = range_hash(&children, 0, 16);
-            let node = InternalNode::from_slots(&children);
+            let (node, hash) = InternalNode::with_changes(
+                &children,
+                previous.map(|(node, _)| node),
+                previous.map_or(u16::MAX, |(_, changed)| changed),
+            );
             out.nodes.push((
                 NodeKey {
                     version: context.version,
@@ -385,7 +399,7 @@ fn build<R: StateTreeReader + ?Sized>(
             }
         }
     }
-    Ok(finish_internal(context, path, children, out))
+    Ok(finish_internal(context, path, children, None, out))
 }
 
 /// Splits a slice sorted by position into its runs of equal nibble.
