@@ -19,9 +19,11 @@
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 //!
-//! Both trees allocate through mimalloc, the allocator of the project's
-//! binaries (docs/PERFORMANCE.md, "Allocator"): with glibc's malloc a
-//! fifth to a half of an update is spent allocating and freeing nodes.
+//! Both trees allocate through mimalloc, tuned as the project's binaries
+//! tune it (`ledger_alloc`; docs/PERFORMANCE.md, "Allocator"): with glibc's
+//! malloc a fifth to a half of an update is spent allocating and freeing
+//! nodes, and with mimalloc's default purge delay a quarter of a checkpoint
+//! cycle went to the kernel zeroing pages mimalloc had returned.
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
@@ -38,7 +40,7 @@ use ledger_storage::RocksStore;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ledger_alloc::MiMalloc = ledger_alloc::MiMalloc;
 
 /// Updates per batch: one block's writes at the end-to-end target.
 const BATCH_UPDATES: usize = 10_000;
@@ -86,6 +88,7 @@ fn batch_with_seed(size: u32, seed: u64) -> Vec<StateUpdate> {
 }
 
 fn state_tree(c: &mut Criterion) {
+    ledger_alloc::tune();
     for size in tree_sizes() {
         let keys = {
             let mut keys = positions(size);
@@ -234,6 +237,7 @@ fn jmt_commit(store: &RocksStore, update: &jmt::storage::TreeUpdateBatch) {
 const ROCKS_BATCHES: u64 = 16;
 
 fn state_tree_on_rocks(c: &mut Criterion) {
+    ledger_alloc::tune();
     for size in tree_sizes() {
         let keys = {
             let mut keys = positions(size);

@@ -4,8 +4,9 @@
 //! the state tree and the commit).
 //!
 //! The allocations themselves go to mimalloc, the allocator of the
-//! project's binaries (docs/PERFORMANCE.md, "Allocator": the state tree's
-//! updates take a fifth less time than with glibc's malloc).
+//! project's binaries (`ledger_alloc`; docs/PERFORMANCE.md, "Allocator":
+//! the state tree's updates take a fifth less time than with glibc's
+//! malloc), tuned by `ledger_alloc::tune` at the start of `main`.
 
 #![allow(
     unsafe_code,
@@ -14,7 +15,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 
-use mimalloc::MiMalloc;
+use ledger_alloc::MiMalloc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);

@@ -327,6 +327,7 @@ fn directory_bytes(path: &std::path::Path) -> u64 {
 }
 
 fn main() {
+    ledger_alloc::tune();
     let options = Options::parse();
     if let Err(message) = run(&options) {
         eprintln!("ledger-bench: {message}");

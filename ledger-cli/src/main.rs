@@ -191,11 +191,13 @@ fn keygen(name: &str, out: &Path) -> Result<(), CliError> {
 }
 
 /// The engine's allocations (the state tree's nodes, blocks, batches) go to
-/// mimalloc: docs/PERFORMANCE.md, "Allocator", has the measurement.
+/// mimalloc, tuned by `ledger_alloc::tune`: docs/PERFORMANCE.md,
+/// "Allocator", has the measurements.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ledger_alloc::MiMalloc = ledger_alloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    ledger_alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => return verify_cmd::run(&args),
