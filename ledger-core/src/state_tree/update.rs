@@ -283,11 +283,7 @@ fn finish_internal<R: StateTreeReader + ?Sized>(
         (None, _) => None,
         (Some(only @ Child::Leaf { .. }), None) => Some(only),
         _ => {
-            let (node, hash) = InternalNode::with_changes(
-                &children,
-                previous.map(|(node, _)| node),
-                previous.map_or(u16::MAX, |(_, changed)| changed),
-            );
+            let (node, hash) = InternalNode::with_changes(&children, previous);
             out.nodes.push((
                 NodeKey {
                     version: context.version,
