@@ -208,6 +208,13 @@ pub fn print(run: &Run<'_>) {
             recovery.checkpoint_height,
             recovery.store_open_seconds
         );
+        if let Some(cpu) = recovery.ledger_open_cpu_seconds {
+            println!(
+                "recovery cpu      {:>10.1} µs per replayed transaction ({cpu:.2} core-seconds while the ledger opened; {:.2} cores busy on average)",
+                cpu * 1e6 / (recovery.replayed_transactions.max(1) as f64),
+                cpu / recovery.ledger_open_seconds.max(1e-9)
+            );
+        }
     }
     if let Some(witnessing) = &report.witnessing {
         println!(
@@ -279,6 +286,10 @@ pub fn print(run: &Run<'_>) {
             fixed(recovery.map(|r| r.replay_state_root_seconds), 4),
         )
         .option("replayed_blocks", recovery.map(|r| r.replayed_blocks))
+        .option(
+            "recovery_ledger_open_cpu_seconds",
+            fixed(recovery.and_then(|r| r.ledger_open_cpu_seconds), 4),
+        )
         .option(
             "witnessed_checkpoints_issued",
             report.witnessing.map(|w| w.issued as u64),

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ledger_core::{Ledger, LedgerConfig};
 use ledger_storage::RocksStore;
 
+use crate::replay::process_cpu_seconds;
 use crate::workload::{BenchApp, WorkloadKind};
 
 /// What reopening after the crash took.
@@ -26,6 +27,10 @@ pub struct Recovery {
     pub replay_state_root_seconds: f64,
     pub replayed_blocks: u64,
     pub replayed_transactions: u64,
+    /// Process CPU time (all threads) while the ledger opened: the
+    /// replay's cores, not only its wall time. `None` where the process's
+    /// CPU time cannot be read.
+    pub ledger_open_cpu_seconds: Option<f64>,
     /// The last state checkpoint the reopened ledger found.
     pub checkpoint_height: Option<u64>,
 }
@@ -56,9 +61,13 @@ pub fn reopen(
     let store = RocksStore::open(path).map_err(|e| ledger_core::error_chain(&e))?;
     let store_open_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let cpu_start = process_cpu_seconds();
     let ledger = Ledger::open(store, BenchApp::new(kind), config)
         .map_err(|e| ledger_core::error_chain(&e))?;
     let ledger_open_seconds = start.elapsed().as_secs_f64();
+    let ledger_open_cpu_seconds = cpu_start
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| after - before);
     let heights = ledger.heights();
     if heights.applied != expected_height {
         return Err(format!(
@@ -84,6 +93,7 @@ pub fn reopen(
         replay_state_root_seconds: report.state_root.as_secs_f64(),
         replayed_blocks: report.replayed_blocks,
         replayed_transactions: report.replayed_transactions,
+        ledger_open_cpu_seconds,
         checkpoint_height: heights.state_checkpoint,
     })
 }
