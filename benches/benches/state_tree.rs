@@ -15,7 +15,9 @@
 //! is ours as the engine runs it since issue 14: versions held in memory
 //! (`StateLayers`) and written every `DEFAULT_CHECKPOINT_BLOCKS` (32)
 //! versions as one merged, synced checkpoint; one iteration is such a
-//! cycle, so its throughput is the rate amortised over checkpoints.
+//! cycle, so its throughput is the rate amortised over checkpoints. As in
+//! the engine, reads go to the layers first, then to the node cache, which
+//! receives each checkpoint's nodes once it is committed.
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 //!
@@ -325,15 +327,14 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                     let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
                     let next = layered_version + 1;
                     let stored = StoredStateTree::new(&checkpointed);
-                    let layered = layers.reader(&stored);
+                    let cached = checkpoint_cache.reader(&stored);
                     let writes = apply_updates(
-                        &checkpoint_cache.reader(&layered),
+                        &layers.reader(&cached),
                         Some(layered_version),
                         next,
                         updates,
                     )
                     .expect("update");
-                    checkpoint_cache.insert_writes(&writes);
                     layers.push(std::sync::Arc::new(writes));
                     if layers.len() as u64 >= cycle {
                         let versions = layers.through(next);
@@ -344,6 +345,9 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                         checkpointed
                             .commit(batch, Durability::Synced)
                             .expect("checkpoint");
+                        for (key, node) in delta.nodes {
+                            checkpoint_cache.insert(key, node);
+                        }
                         layers.drop_through(next);
                         checkpoint = Some(next);
                     }

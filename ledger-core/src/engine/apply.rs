@@ -270,8 +270,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     ) -> Result<Executed, LedgerError> {
         let start = std::time::Instant::now();
         let stored = StoredStateTree::new(&*self.store);
-        let layered = self.layers.reader(&stored);
-        let reader = self.node_cache.reader(&layered);
+        let cached = self.node_cache.reader(&stored);
+        let reader = self.layers.reader(&cached);
         let base = self.applied_height();
         let committed = CommittedState {
             reader: &reader,
@@ -351,15 +351,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     pub(super) fn state_root_at(&self, version: u64) -> Result<Hash, LedgerError> {
         self.settle()?;
         let stored = StoredStateTree::new(&*self.store);
-        let layered = self.layers.reader(&stored);
+        let cached = self.node_cache.reader(&stored);
         let key = NodeKey::root(version);
-        let node = self
-            .node_cache
-            .reader(&layered)
-            .node(&key)?
-            .ok_or_else(|| {
-                LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
-            })?;
+        let node = self.layers.reader(&cached).node(&key)?.ok_or_else(|| {
+            LedgerError::corrupt(Column::StateNodes, &key.encode(), "no state root")
+        })?;
         Ok(node.hash())
     }
 }

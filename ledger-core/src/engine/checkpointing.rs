@@ -97,10 +97,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }
     }
 
-    /// Holds a new head version in memory and fills the caches with its
-    /// writes (applied blocks, and blocks replayed at open).
+    /// Holds a new head version in memory and fills the head-value cache
+    /// with its values (applied blocks, and blocks replayed at open). Its
+    /// nodes are read from the layers until a checkpoint puts them in the
+    /// node cache.
     pub(super) fn hold_version(&mut self, writes: StateTreeWrites) {
-        self.node_cache.insert_writes(&writes);
         for (position, value) in &writes.values {
             self.head_values.insert(*position, value.as_ref());
         }
@@ -122,7 +123,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let job = self.checkpoint_job(versions);
         let checkpointer = match &mut self.checkpointer {
             Some(checkpointer) => checkpointer,
-            none @ None => none.insert(Checkpointer::start(Arc::clone(&self.store))?),
+            none @ None => none.insert(Checkpointer::start(
+                Arc::clone(&self.store),
+                Arc::clone(&self.node_cache),
+            )?),
         };
         self.checkpoint_in_flight = Some(checkpointer.submit(job)?);
         Ok(())

@@ -322,7 +322,10 @@ pub struct Ledger<S: Store, M: StateMachine> {
     machine: Arc<M>,
     config: LedgerConfig,
     verifier: SignatureVerifier,
-    node_cache: NodeCache,
+    /// Nodes of checkpointed versions (read from the store, or put there
+    /// by the checkpoint that wrote them); versions in memory are read from
+    /// `layers` first. Shared with the checkpoint thread.
+    node_cache: Arc<NodeCache>,
     head_values: HeadValues,
     /// Execution's block-sized maps, reused from block to block.
     execution_scratch: parking_lot::Mutex<execute::ExecutionScratch>,

@@ -57,7 +57,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let checkpoint = last_checkpoint(&store)?;
         let mut ledger = Ledger {
             verifier: SignatureVerifier::new(config.verifier.clone()),
-            node_cache: NodeCache::new(config.node_cache_bytes),
+            node_cache: Arc::new(NodeCache::new(config.node_cache_bytes)),
             head_values: HeadValues::new(config.value_cache_bytes),
             execution_scratch: Default::default(),
             block_leaves: TwoGenerationCache::with_shards(config.block_cache_bytes, 1),

@@ -459,9 +459,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             .header_at(height)?
             .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &height_key(height), "missing"))?;
         let stored = StoredStateTree::new(&*self.store);
-        let layered = self.layers.reader(&stored);
+        let cached = self.node_cache.reader(&stored);
         let (value, proof) = prove(
-            &self.node_cache.reader(&layered),
+            &self.layers.reader(&cached),
             height,
             &application_position(key),
         )?;

@@ -164,8 +164,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let start = Instant::now();
         let header = block.header;
         let stored = StoredStateTree::new(&*self.store);
-        let layered = self.layers.reader(&stored);
-        let reader = self.node_cache.reader(&layered);
+        let cached = self.node_cache.reader(&stored);
+        let reader = self.layers.reader(&cached);
         let writes = apply_updates(
             &reader,
             self.applied_height(),
@@ -183,7 +183,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.recovery.replayed_transactions += block.transactions;
         if self.layers.bytes() >= self.config.state_memory_bytes {
             let job = self.checkpoint_job(self.layers.through(header.height));
-            let done = write_checkpoint(&*self.store, job)?;
+            let done = write_checkpoint(&*self.store, job, &self.node_cache)?;
             self.layers.drop_through(done.version);
             self.state_checkpoint = Some(done.version);
         }

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use crate::hash::Hash;
 use crate::state_tree::{
-    add_delta_to_batch, add_pruning_to_batch, merge_versions, StateTreeWrites,
+    add_delta_to_batch, add_pruning_to_batch, merge_versions, Node, NodeCache, NodeKey,
+    StateTreeWrites,
 };
 use crate::store::{Column, Durability, KeyRange, Store, StoreError, StoreRead, WriteBatch};
 
@@ -111,13 +112,16 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(super) fn start<S: Store + 'static>(store: Arc<S>) -> Result<Self, StoreError> {
+    pub(super) fn start<S: Store + 'static>(
+        store: Arc<S>,
+        cache: Arc<NodeCache>,
+    ) -> Result<Self, StoreError> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("ledger-checkpoint".into())
             .spawn(move || {
                 for (job, done) in queue {
-                    let _ = done.send(write_checkpoint(&*store, job));
+                    let _ = done.send(write_checkpoint(&*store, job, &cache));
                 }
             })
             .map_err(|error| StoreError::Backend {
@@ -196,10 +200,15 @@ impl Drop for PendingCheckpoint {
     }
 }
 
-/// Merges, prunes and commits one checkpoint.
+/// Merges, prunes and commits one checkpoint, then puts its nodes in
+/// `cache`: the engine reads the versions it holds in memory from its
+/// layers, and the checkpointed ones through the cache, so the nodes must be
+/// there before the engine drops the versions that wrote them (it does so
+/// once this returns).
 pub(super) fn write_checkpoint<S: Store + ?Sized>(
     store: &S,
     job: CheckpointJob,
+    cache: &NodeCache,
 ) -> Result<CheckpointDone, LedgerError> {
     // Merged: one checkpoint at the newest version. Every version: one
     // checkpoint per version, in version order, in the same batch.
@@ -212,6 +221,7 @@ pub(super) fn write_checkpoint<S: Store + ?Sized>(
     let mut base = job.base;
     let mut height = job.base.unwrap_or(0);
     let mut written: Vec<(u64, Vec<crate::state_tree::StaleEntry>)> = Vec::new();
+    let mut nodes: Vec<(NodeKey, Node)> = Vec::new();
     for group in groups {
         let refs: Vec<&StateTreeWrites> = group.iter().map(|writes| &**writes).collect();
         let delta = merge_versions(base, &refs);
@@ -228,6 +238,7 @@ pub(super) fn write_checkpoint<S: Store + ?Sized>(
             record.encode().to_vec(),
         );
         written.push((height, delta.stale));
+        nodes.extend(delta.nodes);
         base = Some(height);
     }
     if height >= job.retention {
@@ -249,6 +260,9 @@ pub(super) fn write_checkpoint<S: Store + ?Sized>(
     }
     let bytes = batch.payload_bytes();
     store.commit(batch, Durability::Synced)?;
+    for (key, node) in nodes {
+        cache.insert(key, node);
+    }
     Ok(CheckpointDone {
         version: height,
         bytes,

@@ -4,7 +4,9 @@
 //! a cached node can never be stale: the cache needs no invalidation, only a
 //! memory bound. Updates read the newest version's upper nodes on every
 //! block; keeping them here turns most of those reads into a hash-map probe
-//! instead of a storage read.
+//! instead of a storage read. The engine reads the versions it holds in
+//! memory from its layers before this cache, and puts a checkpoint's nodes
+//! here once the checkpoint is committed.
 //!
 //! It is the crate's [`TwoGenerationCache`], bounded in bytes: a node used
 //! in every block stays cached, one not used for a generation is dropped.
@@ -61,7 +63,9 @@ impl NodeCache {
     }
 
     /// Caches every node a version wrote (after it is committed), so that
-    /// the next version's update finds them.
+    /// the next version's update finds them: for a store written version by
+    /// version (the engine, which holds versions in layers, caches a
+    /// checkpoint's merged nodes instead).
     pub fn insert_writes(&self, writes: &StateTreeWrites) {
         for (key, node) in &writes.nodes {
             self.insert(*key, node.clone());
