@@ -18,8 +18,8 @@ use crate::limits::HEADER_BYTES;
 use crate::machine::{Receipt, StateMachine};
 use crate::merkle::{merkle_root, HistoryTree};
 use crate::state_tree::{
-    apply_updates, NodeKey, StateTreeError, StateTreeReader, StateTreeWrites, StoredStateTree,
-    VerifyingReader,
+    apply_updates, NodeKey, StateLayers, StateTreeError, StateTreeReader, StateTreeWrites,
+    StoredStateTree, VerifyingReader,
 };
 use crate::store::{Column, Store, WriteBatch};
 use crate::types::{Block, BlockHeader, Transaction};
@@ -121,6 +121,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         self.settle()?;
         self.before_apply()?;
         let (staged, batch) = self.stage(verified)?;
+        self.make_room(StateLayers::estimate(&staged.writes))?;
         self.store.commit(batch, self.config.durability)?;
         let outcome = self.finish(staged);
         self.after_apply()?;
@@ -148,6 +149,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     ) -> Result<BlockOutcome, LedgerError> {
         self.before_apply()?;
         let (staged, batch) = self.stage(verified)?;
+        self.make_room(StateLayers::estimate(&staged.writes))?;
         let committer = match &mut self.committer {
             Some(committer) => committer,
             committer @ None => committer.insert(Committer::start(Arc::clone(&self.store))?),

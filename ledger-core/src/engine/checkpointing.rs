@@ -7,8 +7,10 @@
 //! [`LedgerConfig::state_memory_bytes`] is reached, one at a time. Before
 //! each block it collects a finished checkpoint (dropping the versions it
 //! covers from memory) and, while the versions in memory hold the whole
-//! budget, waits for checkpoints instead of growing. A failed checkpoint
-//! poisons the ledger like a failed background commit.
+//! budget, waits for checkpoints instead of growing; before holding a new
+//! version it waits until that version fits inside the budget beside the
+//! others (`make_room`). A failed checkpoint poisons the ledger like a
+//! failed background commit.
 //!
 //! Opening replays the durable blocks after the last checkpoint into
 //! memory (`recovery`).
@@ -56,6 +58,33 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             self.collect_checkpoint(true)?;
         }
         Ok(())
+    }
+
+    /// Before holding a new version whose writes are estimated at
+    /// `incoming` bytes: waits for checkpoints until it fits beside the
+    /// versions held, within [`LedgerConfig::state_memory_bytes`], so that
+    /// they never hold more than the budget. Every version held is durable
+    /// here (the block that brings the new one waited for the commit before
+    /// it), so a checkpoint of them all can always be started. A version
+    /// larger than the whole budget is held alone.
+    ///
+    /// [`LedgerConfig::state_memory_bytes`]: super::LedgerConfig::state_memory_bytes
+    pub(super) fn make_room(&mut self, incoming: usize) -> Result<(), LedgerError> {
+        let fits = |ledger: &Self| {
+            ledger.layers.is_empty()
+                || ledger.layers.bytes().saturating_add(incoming)
+                    <= ledger.config.state_memory_bytes
+        };
+        if fits(self) {
+            return Ok(());
+        }
+        self.checkpoint_report.backpressure_waits += 1;
+        self.collect_checkpoint(true)?;
+        if fits(self) {
+            return Ok(());
+        }
+        self.start_checkpoint()?;
+        self.collect_checkpoint(true)
     }
 
     /// After a block: starts a checkpoint if one is due.

@@ -146,9 +146,11 @@ pub struct LedgerConfig {
     /// ... or once the oldest block held in memory is this old.
     pub checkpoint_interval: std::time::Duration,
     /// ... or once the blocks held in memory hold a quarter of this many
-    /// bytes (estimated). Applying a block waits for checkpoints while they
-    /// hold all of it: memory stays inside the budget however slow the
-    /// store is.
+    /// bytes (estimated). Before holding a block's version, applying (and
+    /// the replay at open) waits for checkpoints until it fits beside the
+    /// versions held: they never hold more than this, however slow the
+    /// store is (a single version larger than the whole budget is held
+    /// alone).
     pub state_memory_bytes: usize,
     /// Store every state version, not only checkpoint versions: each
     /// checkpoint writes the versions it covers one by one (in one atomic

@@ -17,8 +17,9 @@
 //! the head through the layers, because the layers over the checkpoint
 //! hold exactly the replayed blocks' writes. Its map of writes holds each
 //! position written since the checkpoint it reads at, once (values only,
-//! no nodes). When the replayed versions fill the memory budget the
-//! opening thread checkpoints them; the execution thread then reads a new
+//! no nodes). When the next replayed version would not fit inside the
+//! memory budget beside those held, the opening thread checkpoints them
+//! first; the execution thread then reads a new
 //! snapshot at that checkpoint and forgets the writes it covers, so the
 //! map stays as small as the versions in memory.
 
@@ -32,7 +33,7 @@ use crate::hash::Hash;
 use crate::machine::StateMachine;
 use crate::merkle::merkle_root;
 use crate::state_tree::{
-    apply_updates, StateTreeError, StateTreeReader, StateUpdate, StoredStateTree,
+    apply_updates, StateLayers, StateTreeError, StateTreeReader, StateUpdate, StoredStateTree,
 };
 use crate::store::{Column, Store, StoreError, StoreRead};
 use crate::types::{Block, BlockHeader};
@@ -177,16 +178,21 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         if writes.root_hash != header.state_root {
             return Err(mismatch(header.height));
         }
-        self.hold_version(writes);
-        self.head = Some(Head::new(header));
-        self.recovery.replayed_blocks += 1;
-        self.recovery.replayed_transactions += block.transactions;
-        if self.layers.bytes() >= self.config.state_memory_bytes {
+        // Room for this version inside the memory budget: a checkpoint of
+        // every version held (all before this block's).
+        let incoming = StateLayers::estimate(&writes);
+        if !self.layers.is_empty()
+            && self.layers.bytes().saturating_add(incoming) > self.config.state_memory_bytes
+        {
             let job = self.checkpoint_job(self.layers.through(header.height));
             let done = write_checkpoint(&*self.store, job, &self.node_cache)?;
             self.layers.drop_through(done.version);
             self.state_checkpoint = Some(done.version);
         }
+        self.hold_version(writes);
+        self.head = Some(Head::new(header));
+        self.recovery.replayed_blocks += 1;
+        self.recovery.replayed_transactions += block.transactions;
         Ok(())
     }
 }

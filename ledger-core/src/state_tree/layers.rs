@@ -60,27 +60,42 @@ impl StateLayers {
         debug_assert!(self
             .newest()
             .is_none_or(|newest| writes.version == newest + 1));
-        let bytes = self.index(&writes);
+        let bytes = Self::estimate(&writes);
+        self.index(&writes);
         self.bytes += bytes;
         self.versions.push_back(Layer { writes, bytes });
     }
 
-    /// Adds a version's nodes and values to the maps; returns the bytes
-    /// they are estimated to hold.
-    fn index(&mut self, writes: &StateTreeWrites) -> usize {
-        let mut bytes = 0;
+    /// The bytes a version's writes are estimated to hold once pushed
+    /// (what [`StateLayers::push`] adds to [`StateLayers::bytes`]), so that
+    /// a caller can make room before holding them.
+    pub fn estimate(writes: &StateTreeWrites) -> usize {
+        let nodes: usize = writes
+            .nodes
+            .iter()
+            .map(|(_, node)| NODE_OVERHEAD_BYTES + node.heap_bytes())
+            .sum();
+        let values: usize = writes
+            .values
+            .iter()
+            .map(|(_, value)| {
+                VALUE_OVERHEAD_BYTES + value.as_ref().map_or(0, StateValue::heap_bytes)
+            })
+            .sum();
+        nodes + values + writes.stale.len() * std::mem::size_of::<crate::state_tree::StaleEntry>()
+    }
+
+    /// Adds a version's nodes and values to the maps.
+    fn index(&mut self, writes: &StateTreeWrites) {
         for (key, node) in &writes.nodes {
-            bytes += NODE_OVERHEAD_BYTES + node.heap_bytes();
             self.nodes.insert(*key, node.clone());
         }
         for (position, value) in &writes.values {
-            bytes += VALUE_OVERHEAD_BYTES + value.as_ref().map_or(0, StateValue::heap_bytes);
             self.values
                 .entry(*position)
                 .or_default()
                 .push((writes.version, value.clone()));
         }
-        bytes + writes.stale.len() * std::mem::size_of::<crate::state_tree::StaleEntry>()
     }
 
     /// Drops every version up to `version` (a checkpoint covering them is
