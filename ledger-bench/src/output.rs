@@ -210,7 +210,7 @@ pub fn print(run: &Run<'_>) {
         );
         if let Some(cpu) = recovery.ledger_open_cpu_seconds {
             println!(
-                "recovery cpu      {:>10.1} µs per replayed transaction ({cpu:.2} core-seconds while the ledger opened; {:.2} cores busy on average)",
+                "recovery cpu      {:>10.1} µs per replayed transaction (the whole process's {cpu:.2} core-seconds while the ledger opened, RocksDB's threads included; {:.2} cores busy on average)",
                 cpu * 1e6 / (recovery.replayed_transactions.max(1) as f64),
                 cpu / recovery.ledger_open_seconds.max(1e-9)
             );

@@ -112,8 +112,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         verify_block(&self.verifier, self.config.chain_id, block)
     }
 
-    /// Applies and commits a verified block. On any error nothing is
-    /// written and the ledger is unchanged. Returns once the block is
+    /// Applies and commits a verified block. On any error nothing of the
+    /// block is written and the ledger's head is unchanged (a state
+    /// checkpoint of blocks applied before it, started to make room for its
+    /// state in the memory budget, may have been written). Returns once the block is
     /// durable (as `config.durability` defines it): its record, not its
     /// state, which stays in memory until a background state checkpoint
     /// (see [`LedgerConfig::checkpoint_blocks`](super::LedgerConfig)).

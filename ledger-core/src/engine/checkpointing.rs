@@ -84,7 +84,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             return Ok(());
         }
         self.start_checkpoint()?;
-        self.collect_checkpoint(true)
+        self.collect_checkpoint(true)?;
+        // Every version held was durable: the checkpoint took them all.
+        debug_assert!(fits(self));
+        Ok(())
     }
 
     /// After a block: starts a checkpoint if one is due.
@@ -138,6 +141,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             self.layers_since = std::time::Instant::now();
         }
         self.layers.push(Arc::new(writes));
+        let report = &mut self.checkpoint_report;
+        report.max_memory_bytes = report.max_memory_bytes.max(self.layers.bytes());
     }
 
     /// Starts a checkpoint of every durable version in memory, if any.

@@ -203,6 +203,9 @@ pub struct CheckpointReport {
     pub versions_in_memory: usize,
     /// Their estimated bytes ([`LedgerConfig::state_memory_bytes`]).
     pub memory_bytes: usize,
+    /// The most they held at once since the ledger was opened (the replay
+    /// at open included).
+    pub max_memory_bytes: usize,
     /// Checkpoints written since the ledger was opened.
     pub checkpoints_written: u64,
     /// Bytes they wrote.

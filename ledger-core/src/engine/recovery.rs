@@ -105,8 +105,8 @@ fn mismatch(height: u64) -> LedgerError {
 impl<S: Store, M: StateMachine> Ledger<S, M> {
     /// Opening: replays the durable blocks after the last state checkpoint
     /// (`from`..=`to`) into memory, checking each block's receipts and state
-    /// roots against its header. Checkpoints synchronously if the replayed
-    /// versions fill the memory budget.
+    /// roots against its header. Checkpoints synchronously the versions held
+    /// when the next one would not fit inside the memory budget beside them.
     pub(super) fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
         let start = Instant::now();
         let store = Arc::clone(&self.store);
@@ -114,7 +114,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let chain_id = self.config.chain_id;
         let checkpoint = self.applied_height();
         // The newest checkpoint committed by this thread during the replay
-        // (when the replayed versions fill the memory budget), for the
+        // (when the next version would not fit in the memory budget), for the
         // execution thread to read at; `u64::MAX` while there is none.
         let checkpointed = AtomicU64::new(u64::MAX);
         std::thread::scope(|scope| -> Result<(), LedgerError> {
