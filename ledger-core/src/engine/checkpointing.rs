@@ -70,24 +70,27 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     ///
     /// [`LedgerConfig::state_memory_bytes`]: super::LedgerConfig::state_memory_bytes
     pub(super) fn make_room(&mut self, incoming: usize) -> Result<(), LedgerError> {
-        let fits = |ledger: &Self| {
-            ledger.layers.is_empty()
-                || ledger.layers.bytes().saturating_add(incoming)
-                    <= ledger.config.state_memory_bytes
-        };
-        if fits(self) {
+        if self.fits_in_memory(incoming) {
             return Ok(());
         }
         self.checkpoint_report.backpressure_waits += 1;
         self.collect_checkpoint(true)?;
-        if fits(self) {
+        if self.fits_in_memory(incoming) {
             return Ok(());
         }
         self.start_checkpoint()?;
         self.collect_checkpoint(true)?;
         // Every version held was durable: the checkpoint took them all.
-        debug_assert!(fits(self));
+        debug_assert!(self.fits_in_memory(incoming));
         Ok(())
+    }
+
+    /// Whether a version of `incoming` estimated bytes may be held now: it
+    /// fits inside the memory budget beside the versions held, or none is
+    /// held (a version larger than the whole budget is held alone).
+    pub(super) fn fits_in_memory(&self, incoming: usize) -> bool {
+        self.layers.is_empty()
+            || self.layers.bytes().saturating_add(incoming) <= self.config.state_memory_bytes
     }
 
     /// After a block: starts a checkpoint if one is due.

@@ -180,10 +180,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }
         // Room for this version inside the memory budget: a checkpoint of
         // every version held (all before this block's).
-        let incoming = StateLayers::estimate(&writes);
-        if !self.layers.is_empty()
-            && self.layers.bytes().saturating_add(incoming) > self.config.state_memory_bytes
-        {
+        if !self.fits_in_memory(StateLayers::estimate(&writes)) {
             let job = self.checkpoint_job(self.layers.through(header.height));
             let done = write_checkpoint(&*self.store, job, &self.node_cache)?;
             self.layers.drop_through(done.version);
