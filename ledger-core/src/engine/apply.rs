@@ -250,7 +250,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             commit_start,
             bytes_written,
         } = staged;
-        self.hold_version(writes);
+        self.hold_applied_version(writes);
         self.history = history;
         self.head = Some(head);
         timings.commit = commit_start.elapsed();

@@ -132,18 +132,41 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }
     }
 
-    /// Holds a new head version in memory and fills the head-value cache
-    /// with its values (applied blocks, and blocks replayed at open). Its
-    /// nodes are read from the layers until a checkpoint puts them in the
-    /// node cache.
+    /// Holds an applied block's version in memory, the new head, and fills
+    /// the head-value cache with its values (the two on their own cores).
+    pub(super) fn hold_applied_version(&mut self, writes: StateTreeWrites) {
+        self.hold(writes, true);
+    }
+
+    /// Holds a replayed block's version in memory, at open. Its nodes are
+    /// read from the layers until a checkpoint puts them in the node cache.
+    ///
+    /// The replay leaves the head-value cache alone: it is empty then, which
+    /// the cache's invariant allows (it holds only values of the head, not
+    /// all of them), and the first reads at the head fill it. The replay's
+    /// own execution reads its map of the replayed writes instead.
     pub(super) fn hold_version(&mut self, writes: StateTreeWrites) {
-        for (position, value) in &writes.values {
-            self.head_values.insert(*position, value.as_ref());
-        }
+        self.hold(writes, false);
+    }
+
+    fn hold(&mut self, writes: StateTreeWrites, fill_head_values: bool) {
         if self.layers.is_empty() {
             self.layers_since = std::time::Instant::now();
         }
-        self.layers.push(Arc::new(writes));
+        let writes = Arc::new(writes);
+        let (head_values, layers) = (&self.head_values, &mut self.layers);
+        if fill_head_values {
+            rayon::join(
+                || {
+                    for (position, value) in &writes.values {
+                        head_values.insert(*position, value.as_ref());
+                    }
+                },
+                || layers.push(Arc::clone(&writes)),
+            );
+        } else {
+            layers.push(writes);
+        }
         let report = &mut self.checkpoint_report;
         report.max_memory_bytes = report.max_memory_bytes.max(self.layers.bytes());
     }

@@ -87,15 +87,25 @@ impl StateLayers {
 
     /// Adds a version's nodes and values to the maps.
     fn index(&mut self, writes: &StateTreeWrites) {
-        for (key, node) in &writes.nodes {
-            self.nodes.insert(*key, node.clone());
-        }
-        for (position, value) in &writes.values {
-            self.values
-                .entry(*position)
-                .or_default()
-                .push((writes.version, value.clone()));
-        }
+        // The two maps are independent: each is filled on its own core.
+        let (nodes, values) = (&mut self.nodes, &mut self.values);
+        rayon::join(
+            || {
+                // Every key is new (a node key names its version).
+                nodes.reserve(writes.nodes.len());
+                for (key, node) in &writes.nodes {
+                    nodes.insert(*key, node.clone());
+                }
+            },
+            || {
+                for (position, value) in &writes.values {
+                    values
+                        .entry(*position)
+                        .or_default()
+                        .push((writes.version, value.clone()));
+                }
+            },
+        );
     }
 
     /// Drops every version up to `version` (a checkpoint covering them is

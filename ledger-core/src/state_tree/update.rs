@@ -60,6 +60,19 @@ pub struct StateTreeWrites {
 }
 
 impl StateTreeWrites {
+    /// Absorbs `parts` in order, growing each list once.
+    fn absorb_all(&mut self, parts: Vec<StateTreeWrites>) {
+        self.nodes
+            .reserve(parts.iter().map(|part| part.nodes.len()).sum());
+        self.values
+            .reserve(parts.iter().map(|part| part.values.len()).sum());
+        self.stale
+            .reserve(parts.iter().map(|part| part.stale.len()).sum());
+        for part in parts {
+            self.absorb(part);
+        }
+    }
+
     fn absorb(&mut self, other: StateTreeWrites) {
         self.nodes.extend(other.nodes);
         self.values.extend(other.values);
@@ -240,13 +253,15 @@ fn update_internal<R: StateTreeReader + ?Sized>(
                 Ok((nibble, child, local))
             })
             .collect();
+        let mut parts = Vec::with_capacity(results.len());
         for result in results {
             let (nibble, child, local) = result?;
             if let Some(slot) = children.get_mut(nibble) {
                 *slot = child;
             }
-            out.absorb(local);
+            parts.push(local);
         }
+        out.absorb_all(parts);
     } else {
         for (nibble, group) in groups {
             let existing = children.get(nibble).copied().flatten();
@@ -380,13 +395,15 @@ fn build<R: StateTreeReader + ?Sized>(
                 Ok((nibble, child, local))
             })
             .collect();
+        let mut parts = Vec::with_capacity(results.len());
         for result in results {
             let (nibble, child, local) = result?;
             if let Some(slot) = children.get_mut(nibble) {
                 *slot = child;
             }
-            out.absorb(local);
+            parts.push(local);
         }
+        out.absorb_all(parts);
     } else {
         for (nibble, group) in groups {
             let child = build(context, path.child(nibble as u8), group, out)?;
