@@ -44,7 +44,7 @@
 
 use bytes::Bytes;
 use ledger_core::machine::{Failure, StateAccess, StateMachine, StateValue, TxContext};
-use ledger_core::PublicKey;
+use ledger_core::{PublicKey, Transaction};
 
 use crate::EncodeError;
 
@@ -245,6 +245,21 @@ pub struct Transfers {
 }
 
 impl StateMachine for Transfers {
+    /// The balances a transfer reads: its sender's and its recipient's (a
+    /// mint's recipient's).
+    fn read_hints(&self, tx: &Transaction, key: &mut dyn FnMut(&[u8])) {
+        let Some(operation) = Operation::decode(tx.payload()) else {
+            return;
+        };
+        match operation {
+            Operation::Mint { to, .. } => key(&balance_key(&to)),
+            Operation::Transfer { to, .. } | Operation::TransferWithMemo { to, .. } => {
+                key(&balance_key(tx.sender()));
+                key(&balance_key(&to));
+            }
+        }
+    }
+
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
         let sender = *context.tx.sender();
         let operation = Operation::decode(context.tx.payload())

@@ -139,6 +139,10 @@ pub fn print(run: &Run<'_>) {
         );
     }
     println!(
+        "read ahead        {:>10}  of {} blocks executed after reading the application's hinted keys in parallel",
+        report.read_ahead_blocks, report.blocks
+    );
+    println!(
         "block latency     p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
         quantile(0.5),
         quantile(0.99),
@@ -253,6 +257,7 @@ pub fn print(run: &Run<'_>) {
         .float("execute_seconds", report.execute.as_secs_f64(), 4)
         .float("state_root_seconds", report.state_tree.as_secs_f64(), 4)
         .float("commit_seconds", report.commit.as_secs_f64(), 4)
+        .raw("read_ahead_blocks", report.read_ahead_blocks)
         .option("applied_height", report.heights.applied)
         .option("durable_height", report.heights.durable)
         .option("checkpoint_height", report.heights.state_checkpoint)

@@ -27,6 +27,11 @@ pub struct Replay {
     pub execute: Duration,
     pub state_tree: Duration,
     pub commit: Duration,
+    /// Measured blocks whose execution read the application's hinted keys
+    /// ahead (the engine does when reads miss its head-value cache).
+    pub read_ahead_blocks: u64,
+    /// Measured blocks.
+    pub blocks: u64,
     pub txs: u64,
     pub failed: u64,
     /// The blocks' own batches (block, ids, receipts, history, head).
@@ -225,6 +230,8 @@ pub fn replay<S: Store + 'static>(
                 report.execute += outcome.timings.execute;
                 report.state_tree += outcome.timings.state_root;
                 report.commit += outcome.timings.commit;
+                report.read_ahead_blocks += u64::from(outcome.timings.read_ahead);
+                report.blocks += 1;
                 let txs = u64::from(outcome.header.tx_count);
                 report.txs += txs;
                 report.failed += outcome.receipts.iter().filter(|r| !r.is_success()).count() as u64;

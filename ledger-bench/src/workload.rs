@@ -157,6 +157,14 @@ impl StateMachine for BenchApp {
             BenchApp::Claims(app) => app.execute(context, state),
         }
     }
+
+    fn read_hints(&self, tx: &Transaction, key: &mut dyn FnMut(&[u8])) {
+        match self {
+            BenchApp::Transfers(app) => app.read_hints(tx, key),
+            BenchApp::Provenance(app) => app.read_hints(tx, key),
+            BenchApp::Claims(app) => app.read_hints(tx, key),
+        }
+    }
 }
 
 /// The configuration every ledger of the benchmark uses.

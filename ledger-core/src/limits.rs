@@ -81,6 +81,14 @@ pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
 /// 4,096 bounds one transaction's work at a few milliseconds.
 pub const MAX_READS_PER_TX: usize = 4_096;
 
+/// Most keys of one transaction's read hints the engine reads ahead
+/// ([`crate::machine::StateMachine::read_hints`]); it ignores the rest. A
+/// hint saves a read's latency, not its work: a few keys per transaction
+/// cover the reference applications, and the bound keeps a hinting
+/// application from making the engine read more than a small multiple of
+/// what the block executes.
+pub const MAX_READ_HINTS_PER_TX: usize = 16;
+
 /// Most state writes (puts and deletes) one transaction may make.
 pub const MAX_WRITES_PER_TX: usize = 1_024;
 

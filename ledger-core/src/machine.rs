@@ -34,7 +34,7 @@ pub use crate::value::StateValue;
 
 pub use crate::limits::{
     MAX_EVENTS_PER_TX, MAX_EVENT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_READS_PER_TX,
-    MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, MAX_WRITES_PER_TX,
+    MAX_READ_HINTS_PER_TX, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, MAX_WRITES_PER_TX,
 };
 
 /// What the application knows about the transaction it executes.
@@ -182,6 +182,21 @@ pub trait StateMachine: Send + Sync {
     /// Executes one transaction. `Err` fails it: its writes and events are
     /// discarded and its receipt records the failure.
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure>;
+
+    /// Names, by calling `key` with each, state keys that executing `tx`
+    /// will probably read: the engine may read their committed values in
+    /// parallel before the block's transactions execute one by one, which
+    /// pays when reads are slow (a state much larger than the caches).
+    ///
+    /// A hint only: the outcome of every transaction is the same whatever
+    /// this names. A key named but not read costs a wasted read; a key read
+    /// but not named is read when asked. It sees the transaction, never the
+    /// state, may run on any thread, and the engine uses at most
+    /// [`MAX_READ_HINTS_PER_TX`] keys of each transaction (ignoring keys
+    /// longer than [`MAX_STATE_KEY_BYTES`]). The default names none.
+    fn read_hints(&self, tx: &Transaction, key: &mut dyn FnMut(&[u8])) {
+        let _ = (tx, key);
+    }
 }
 
 /// An event a transaction emitted: a topic and data of at most

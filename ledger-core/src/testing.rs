@@ -259,6 +259,31 @@ pub struct ScriptedApp {
 }
 
 impl StateMachine for ScriptedApp {
+    /// What its operations read (balances, the keys of `ReadMany`, more
+    /// than the engine uses), and the keys it writes, which it does not
+    /// read: hints may be wrong or too many without changing an outcome.
+    fn read_hints(&self, tx: &Transaction, key: &mut dyn FnMut(&[u8])) {
+        let Some(ops) = decode(tx.payload()) else {
+            return;
+        };
+        for op in ops {
+            match op {
+                Op::Transfer { to, .. } => {
+                    key(&account_key(tx.sender()));
+                    key(&account_key(&to));
+                }
+                Op::Mint { to, .. } => key(&account_key(&to)),
+                Op::ReadMany { count } => {
+                    for i in 0..count {
+                        key(&i.to_le_bytes());
+                    }
+                }
+                Op::Put { key: written, .. } | Op::Delete { key: written } => key(&written),
+                _ => {}
+            }
+        }
+    }
+
     fn execute(&self, context: &TxContext<'_>, state: &mut dyn StateAccess) -> Result<(), Failure> {
         let ops =
             decode(context.tx.payload()).ok_or_else(|| Failure::new(MALFORMED, "not a script"))?;

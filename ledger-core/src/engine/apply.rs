@@ -9,6 +9,7 @@
 //! after the last state checkpoint is in memory (`layers`) and reaches the
 //! store in the next checkpoint (`checkpointing`).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -27,7 +28,7 @@ use crate::verify::SignatureVerifier;
 
 use super::commit::InFlight;
 use super::execute::{
-    execute_transactions, execute_with_scratch, BlockContext, InvalidTransactions,
+    execute_transactions, execute_with_scratch, BlockContext, InvalidTransactions, ReadAhead,
 };
 use super::head_values::CommittedState;
 use super::records::{encode_receipts, height_key, TxLocation, HEAD_KEY};
@@ -69,6 +70,23 @@ pub fn verify_block(
     let tx_ids = transaction_ids(block.transactions());
     check_root("transaction", header.tx_root, merkle_root(&tx_ids))?;
     Ok(VerifiedBlock { block, tx_ids })
+}
+
+/// Share of a block's committed reads (1 in this many) that must miss the
+/// head-value cache for the next block to read its hinted keys ahead.
+const READ_AHEAD_MISS_SHARE: u64 = 8;
+
+/// Fewest misses in a block for the next to read ahead (a small block
+/// decides nothing).
+const READ_AHEAD_MIN_MISSES: u64 = 64;
+
+/// True if enough of the head-value cache's lookups between two readings
+/// of its counters missed for reading ahead to pay: a state larger than
+/// the cache, read where it is cold.
+fn reads_mostly_missed(hits_before: u64, misses_before: u64, hits: u64, misses: u64) -> bool {
+    let misses = misses.saturating_sub(misses_before);
+    let lookups = hits.saturating_sub(hits_before).saturating_add(misses);
+    misses >= READ_AHEAD_MIN_MISSES && misses.saturating_mul(READ_AHEAD_MISS_SHARE) >= lookups
 }
 
 /// Every transaction's id, in parallel.
@@ -283,6 +301,12 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             cache: Some(&self.head_values),
         };
         let context = BlockContext::new(self.config.chain_id, header.height, header.timestamp_ms);
+        let read_ahead = if self.read_ahead.load(Ordering::Relaxed) {
+            ReadAhead::Hinted
+        } else {
+            ReadAhead::Off
+        };
+        let before = self.head_values.usage();
         let executed = execute_with_scratch(
             &mut self.execution_scratch.lock(),
             &*self.machine,
@@ -291,13 +315,20 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             transactions,
             tx_ids,
             invalid,
+            read_ahead,
         )?;
+        let after = self.head_values.usage();
+        self.read_ahead.store(
+            reads_mostly_missed(before.hits, before.misses, after.hits, after.misses),
+            Ordering::Relaxed,
+        );
         let executed_at = std::time::Instant::now();
         let writes = apply_updates(&reader, base, header.height, &executed.updates)?;
         let timings = ApplyTimings {
             execute: executed_at - start,
             state_root: executed_at.elapsed(),
             commit: std::time::Duration::ZERO,
+            read_ahead: read_ahead == ReadAhead::Hinted,
         };
         Ok(Executed {
             receipts: executed.receipts,
@@ -406,4 +437,29 @@ fn add_block_to_batch(
         height_key(height).to_vec(),
         encode_receipts(receipts),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_ahead_starts_at_its_share_and_count_of_misses() {
+        let min = READ_AHEAD_MIN_MISSES;
+        let share = READ_AHEAD_MISS_SHARE;
+        // Counters before the block: 1,000 hits and 500 misses.
+        let decide =
+            |hits: u64, misses: u64| reads_mostly_missed(1_000, 500, 1_000 + hits, 500 + misses);
+        // Exactly the share of misses, at the least count: on.
+        assert!(decide(min * share - min, min));
+        // One hit more: below the share.
+        assert!(!decide(min * share - min + 1, min));
+        // All missed but one too few.
+        assert!(!decide(0, min - 1));
+        assert!(decide(0, min));
+        // Nothing read.
+        assert!(!decide(0, 0));
+        // Counters that went backwards (a new cache) decide nothing.
+        assert!(!reads_mostly_missed(10, 10, 0, 0));
+    }
 }

@@ -21,8 +21,8 @@ use bytes::Bytes;
 use crate::hash::Hash;
 use crate::limits::{
     MAX_BLOCK_EVENTS, MAX_BLOCK_EVENT_BYTES, MAX_BLOCK_STATE_WRITES, MAX_BLOCK_STATE_WRITE_BYTES,
-    MAX_EVENTS_PER_TX, MAX_EVENT_BYTES, MAX_READS_PER_TX, MAX_STATE_KEY_BYTES,
-    MAX_STATE_VALUE_BYTES, MAX_WRITES_PER_TX,
+    MAX_EVENTS_PER_TX, MAX_EVENT_BYTES, MAX_READS_PER_TX, MAX_READ_HINTS_PER_TX,
+    MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, MAX_WRITES_PER_TX,
 };
 use crate::machine::{
     Event, Events, Receipt, StateAccess, StateAccessError, StateMachine, TxContext,
@@ -170,7 +170,19 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
         transactions,
         ids,
         invalid,
+        ReadAhead::Off,
     )
+}
+
+/// Whether execution reads the committed values of the keys the
+/// application hints at ([`StateMachine::read_hints`]) ahead of the
+/// transactions, in parallel. Either way the outcome is the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReadAhead {
+    /// Read each value when a transaction asks for it.
+    Off,
+    /// Read the hinted keys first, in parallel.
+    Hinted,
 }
 
 /// The block-sized maps of an execution, kept from one block to the next
@@ -180,13 +192,19 @@ pub fn execute_transactions<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
 pub(super) struct ExecutionScratch {
     block_writes: BlockWrites,
     tx_writes: TxWrites,
+    hinted: HintedReads,
 }
 
 /// Entries of the block's writes map kept allocated between blocks (about
 /// 4.5 MiB); a block that needed more gives the rest back.
 const RETAINED_BLOCK_WRITES: usize = 1 << 16;
 
-/// [`execute_transactions`] with maps reused from earlier blocks.
+/// [`execute_transactions`] with maps reused from earlier blocks, reading
+/// the application's hinted keys ahead if `read_ahead` says so.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the engine's three callers pass each input separately; a struct would only rename them"
+)]
 pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
     scratch: &mut ExecutionScratch,
     machine: &M,
@@ -195,13 +213,16 @@ pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Siz
     transactions: &[Transaction],
     ids: &[Hash],
     invalid: InvalidTransactions,
+    read_ahead: ReadAhead,
 ) -> Result<ExecutedBlock, ExecutionError> {
     let ExecutionScratch {
         block_writes,
         tx_writes: scratch,
+        hinted,
     } = scratch;
     block_writes.clear();
     scratch.clear();
+    hinted.clear();
     // Room for a nonce and two more writes per transaction without growing
     // (within the block's write budget).
     let expected_writes = transactions
@@ -213,7 +234,20 @@ pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Siz
     let mut skipped = Vec::new();
     let mut repeats = Repeats::default();
     let mut usage = BlockUsage::default();
-    let senders = senders_nonces(transactions, committed);
+    let senders = match read_ahead {
+        ReadAhead::Off => senders_nonces(transactions, committed),
+        ReadAhead::Hinted => {
+            let (senders, reads) = rayon::join(
+                || senders_nonces(transactions, committed),
+                || hinted_reads(machine, transactions, committed),
+            );
+            hinted.reserve(reads.iter().map(Vec::len).sum());
+            for part in reads {
+                hinted.extend(part);
+            }
+            senders
+        }
+    };
     for (index, ((tx, id), sender)) in transactions.iter().zip(ids).zip(senders).enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         let nonce_at = sender.position;
@@ -241,7 +275,7 @@ pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Siz
         repeats.included(index, id);
 
         scratch.clear();
-        let mut overlay = TxOverlay::new(block_writes, committed, scratch, usage);
+        let mut overlay = TxOverlay::new(block_writes, hinted, committed, scratch, usage);
         let context = TxContext {
             tx,
             tx_id: *id,
@@ -280,6 +314,8 @@ pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Siz
         .collect();
     updates.sort_unstable_by_key(|update| update.position);
     block_writes.shrink_to(RETAINED_BLOCK_WRITES);
+    hinted.clear();
+    hinted.shrink_to(RETAINED_BLOCK_WRITES);
     Ok(ExecutedBlock {
         updates,
         receipts,
@@ -289,6 +325,46 @@ pub(super) fn execute_with_scratch<M: StateMachine + ?Sized, S: StateRead + ?Siz
 
 /// Transactions whose senders' nonces are looked up as one task.
 const NONCE_CHUNK: usize = 2_048;
+
+/// Committed values of the keys the application hinted at, read ahead of
+/// execution (the committed state does not change during a block, so they
+/// stay valid for all its transactions; the overlays hold its writes).
+type HintedReads = HashMap<Hash, Option<StateValue>>;
+
+/// Transactions whose hinted keys are read as one task.
+const HINT_CHUNK: usize = 512;
+
+/// The committed values of the keys each transaction's
+/// [`StateMachine::read_hints`] names (at most [`MAX_READ_HINTS_PER_TX`]
+/// each, none longer than [`MAX_STATE_KEY_BYTES`]), read in parallel. A read
+/// that fails is left out: the transaction that needs the value reads it
+/// again and reports the error then.
+fn hinted_reads<M: StateMachine + ?Sized, S: StateRead + ?Sized>(
+    machine: &M,
+    transactions: &[Transaction],
+    committed: &S,
+) -> Vec<Vec<(Hash, Option<StateValue>)>> {
+    transactions
+        .par_chunks(HINT_CHUNK)
+        .map(|chunk| {
+            let mut reads = Vec::with_capacity(chunk.len() * 2);
+            for tx in chunk {
+                let mut named = 0usize;
+                machine.read_hints(tx, &mut |key: &[u8]| {
+                    if named >= MAX_READ_HINTS_PER_TX || key.len() > MAX_STATE_KEY_BYTES {
+                        return;
+                    }
+                    named += 1;
+                    let position = application_position(key);
+                    if let Ok(value) = committed.read(&position) {
+                        reads.push((position, value));
+                    }
+                });
+            }
+            reads
+        })
+        .collect()
+}
 
 /// A transaction's sender's nonce position and committed nonce record.
 struct SenderNonce {
@@ -510,6 +586,7 @@ impl KeyPositions {
 /// remaining budgets enforced.
 struct TxOverlay<'a, S: ?Sized> {
     block_writes: &'a BlockWrites,
+    hinted: &'a HintedReads,
     committed: &'a S,
     writes: &'a mut TxWrites,
     positions: KeyPositions,
@@ -524,12 +601,14 @@ struct TxOverlay<'a, S: ?Sized> {
 impl<'a, S: StateRead + ?Sized> TxOverlay<'a, S> {
     fn new(
         block_writes: &'a BlockWrites,
+        hinted: &'a HintedReads,
         committed: &'a S,
         writes: &'a mut TxWrites,
         usage: BlockUsage,
     ) -> Self {
         TxOverlay {
             block_writes,
+            hinted,
             committed,
             writes,
             positions: KeyPositions::new(),
@@ -584,6 +663,11 @@ impl<S: StateRead + ?Sized> StateAccess for TxOverlay<'_, S> {
         }
         if let Some(value) = self.block_writes.get(&position) {
             return Ok(value.clone());
+        }
+        if !self.hinted.is_empty() {
+            if let Some(value) = self.hinted.get(&position) {
+                return Ok(value.clone());
+            }
         }
         self.committed.read(&position).map_err(|source| {
             self.storage_error = Some(source);

@@ -4,7 +4,8 @@
 //! The engine inserts a block's writes once it is the head (after its
 //! commit succeeded, or while it commits in the background, in which case
 //! a failed commit poisons the whole ledger), and reads fill it only at the
-//! head. It is bounded in bytes ([`crate::LedgerConfig::value_cache_bytes`]).
+//! head. The replay at open leaves it empty (its own execution reads a map
+//! of the replayed writes), which the invariant allows. It is bounded in bytes ([`crate::LedgerConfig::value_cache_bytes`]).
 
 use crate::cache::{CacheUsage, TwoGenerationCache, Weigh};
 use crate::hash::Hash;

@@ -275,6 +275,11 @@ pub struct ApplyTimings {
     /// Building the batch and committing it (in the overlapped mode:
     /// building it and handing it to the commit thread).
     pub commit: std::time::Duration,
+    /// Whether execution read the keys the application hinted at ahead of
+    /// the transactions, in parallel ([`crate::machine::StateMachine::read_hints`]):
+    /// it does when most of the block before's reads missed the head-value
+    /// cache.
+    pub read_ahead: bool,
 }
 
 /// What applying a block produced.
@@ -332,6 +337,12 @@ pub struct Ledger<S: Store, M: StateMachine> {
     /// `layers` first. Shared with the checkpoint thread.
     node_cache: Arc<NodeCache>,
     head_values: HeadValues,
+    /// Whether the next block's execution reads the application's hinted
+    /// keys ahead ([`execute::ReadAhead`]): set when most of the last
+    /// block's committed reads missed `head_values` (a state larger than
+    /// the cache), cleared when they did not. Speed only; the outcome is
+    /// the same either way.
+    read_ahead: std::sync::atomic::AtomicBool,
     /// Execution's block-sized maps, reused from block to block.
     execution_scratch: parking_lot::Mutex<execute::ExecutionScratch>,
     block_leaves: TwoGenerationCache<u64, Arc<BlockLeaves>>,

@@ -59,6 +59,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             verifier: SignatureVerifier::new(config.verifier.clone()),
             node_cache: Arc::new(NodeCache::new(config.node_cache_bytes)),
             head_values: HeadValues::new(config.value_cache_bytes),
+            read_ahead: Default::default(),
             execution_scratch: Default::default(),
             block_leaves: TwoGenerationCache::with_shards(config.block_cache_bytes, 1),
             store: Arc::new(store),

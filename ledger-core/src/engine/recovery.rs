@@ -41,7 +41,7 @@ use crate::value::StateValue;
 
 use super::apply::{receipt_leaves, transaction_ids};
 use super::execute::{
-    execute_with_scratch, BlockContext, ExecutionScratch, InvalidTransactions, StateRead,
+    execute_with_scratch, BlockContext, ExecutionScratch, InvalidTransactions, ReadAhead, StateRead,
 };
 use super::records::height_key;
 use super::state_checkpoint::write_checkpoint;
@@ -216,6 +216,7 @@ fn execute_block<M: StateMachine + ?Sized>(
         block.transactions(),
         &tx_ids,
         InvalidTransactions::Refuse,
+        ReadAhead::Off,
     )?;
     if merkle_root(&receipt_leaves(&tx_ids, &executed.receipts)) != header.receipts_root {
         return Err(mismatch(height));
