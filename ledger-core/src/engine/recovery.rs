@@ -11,7 +11,9 @@
 //! of the blocks it executed before, and hands each block's writes to the
 //! opening thread, which computes the state tree's version from them,
 //! checks its root and holds it in memory. The execution thread runs at
-//! most [`REPLAY_AHEAD_BLOCKS`] blocks ahead.
+//! most [`REPLAY_AHEAD_BLOCKS`] blocks ahead, and runs its own parallel
+//! parts in a rayon pool of its own: in the global pool they queued behind
+//! the state tree's, and execution is the pipeline's critical path.
 //!
 //! **Invariant:** the values execution reads are the ones it would read at
 //! the head through the layers, because the layers over the checkpoint
@@ -122,23 +124,39 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             let checkpointed = &checkpointed;
             scope.spawn(move || {
                 let store: &S = &store;
-                let mut state = ReplayState {
-                    checkpoint,
-                    snapshot: store.snapshot(),
-                    written: HashMap::default(),
+                let run = || {
+                    let mut state = ReplayState {
+                        checkpoint,
+                        snapshot: store.snapshot(),
+                        written: HashMap::default(),
+                    };
+                    let mut scratch = ExecutionScratch::default();
+                    for height in from..=to {
+                        let through = checkpointed.load(Ordering::Acquire);
+                        if through != u64::MAX && state.checkpoint.is_none_or(|c| through > c) {
+                            state.advance(store.snapshot(), through);
+                        }
+                        let block =
+                            execute_block(&*machine, chain_id, &mut scratch, &mut state, height);
+                        let stop = block.is_err();
+                        if executed.send(block).is_err() || stop {
+                            break;
+                        }
+                    }
                 };
-                let mut scratch = ExecutionScratch::default();
-                for height in from..=to {
-                    let through = checkpointed.load(Ordering::Acquire);
-                    if through != u64::MAX && state.checkpoint.is_none_or(|c| through > c) {
-                        state.advance(store.snapshot(), through);
-                    }
-                    let block =
-                        execute_block(&*machine, chain_id, &mut scratch, &mut state, height);
-                    let stop = block.is_err();
-                    if executed.send(block).is_err() || stop {
-                        break;
-                    }
+                // Execution's parallel parts (transaction ids, senders'
+                // nonces, receipt leaves) run in a pool of their own, so
+                // they never queue behind the state tree's work in the
+                // global pool: execution is the replay's critical path.
+                // Without a pool (it could not start) they share the global
+                // one, only more slowly.
+                match rayon::ThreadPoolBuilder::new()
+                    .num_threads(rayon::current_num_threads())
+                    .thread_name(|i| format!("ledger-replay-{i}"))
+                    .build()
+                {
+                    Ok(pool) => pool.install(run),
+                    Err(_) => run(),
                 }
             });
             for _ in from..=to {
