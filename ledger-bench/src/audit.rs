@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use ledger_core::verify::SignatureVerifier;
-use ledger_core::{verify_block, Block};
+use ledger_core::verify_block;
 use ledger_storage::RocksStore;
 
 use crate::progress;
@@ -134,7 +134,7 @@ fn audit_yardstick(store: &RocksStore) -> Result<Yardstick, String> {
         .map_err(|e| ledger_core::error_chain(&e))?
     {
         let (_, bytes) = entry.map_err(|e| ledger_core::error_chain(&e))?;
-        let block = Block::decode(&bytes).map_err(|e| e.to_string())?;
+        let block = ledger_core::decode_stored_block(&bytes).map_err(|e| e.to_string())?;
         let chain_id = block.header().chain_id;
         verify_block(&verifier, chain_id, block).map_err(|e| ledger_core::error_chain(&e))?;
     }

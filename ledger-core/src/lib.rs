@@ -107,15 +107,16 @@ pub use checkpoint::{
 };
 pub use codec::{DecodeError, EncodeError, Limit};
 pub use engine::{
-    audit_store, error_chain, execute_transactions, verify_block, verify_block_in_history,
-    verify_receipt_inclusion, verify_transaction_inclusion, verify_witnessed, ApplyTimings,
-    AuditFinding, AuditProgress, AuditReport, BlockContext, BlockOutcome, CacheReport,
-    CheckpointReport, ExecutedBlock, ExecutionError, FindingKind, Heights, InvalidTransactions,
-    Ledger, LedgerConfig, LedgerError, RecoveryReport, StateRead, StateRecord, TransactionRecord,
-    VerifiedBlock, VerifiedRecord, WitnessedProof, WitnessedProofDecodeError, WitnessedProofError,
-    WitnessedRecord, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_CHECKPOINT_BLOCKS,
-    DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_STATE_MEMORY_BYTES, DEFAULT_STATE_RETENTION,
-    DEFAULT_VALUE_CACHE_BYTES, MAX_AUDIT_FINDINGS,
+    audit_store, decode_stored_block, encode_stored_block, error_chain, execute_transactions,
+    verify_block, verify_block_in_history, verify_receipt_inclusion, verify_transaction_inclusion,
+    verify_witnessed, ApplyTimings, AuditFinding, AuditProgress, AuditReport, BlockContext,
+    BlockOutcome, CacheReport, CheckpointReport, ExecutedBlock, ExecutionError, FindingKind,
+    Heights, InvalidTransactions, Ledger, LedgerConfig, LedgerError, RecoveryReport, StateRead,
+    StateRecord, StoredRecordError, TransactionRecord, VerifiedBlock, VerifiedRecord,
+    WitnessedProof, WitnessedProofDecodeError, WitnessedProofError, WitnessedRecord,
+    DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_CHECKPOINT_BLOCKS, DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_STATE_MEMORY_BYTES, DEFAULT_STATE_RETENTION, DEFAULT_VALUE_CACHE_BYTES,
+    MAX_AUDIT_FINDINGS,
 };
 pub use hash::{hash, Domain, Hash};
 pub use limits::{

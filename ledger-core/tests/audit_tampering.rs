@@ -394,3 +394,76 @@ fn a_tampered_state_value_is_the_nodes_fault_not_the_next_blocks() {
         .unwrap_err();
     assert!(error.is_block_invalid(), "{error:?}");
 }
+
+/// A ledger whose second block (height 1) is large enough that its
+/// transactions and receipts are stored compressed.
+fn ledger_with_a_compressed_block() -> MemStore {
+    let store = MemStore::new();
+    let mut ledger = Ledger::open(store.clone(), app(), config()).unwrap();
+    let genesis = ledger
+        .build_block(vec![sign(&key(1), CHAIN, 0, &[Op::Fail { code: 3 }])], 1)
+        .unwrap();
+    ledger
+        .apply_block(ledger.verify_block(genesis).unwrap())
+        .unwrap();
+    let txs = (0..200u64)
+        .map(|i| {
+            let op = if i % 9 == 0 {
+                Op::Fail { code: 4 }
+            } else {
+                Op::Put {
+                    key: i.to_le_bytes().to_vec(),
+                    value: vec![7; 40],
+                }
+            };
+            sign(&key((i % 50) as u8 + 2), CHAIN, i / 50, &[op])
+        })
+        .collect();
+    let block = ledger.build_block(txs, 2).unwrap();
+    ledger
+        .apply_block(ledger.verify_block(block).unwrap())
+        .unwrap();
+    ledger.checkpoint_state().unwrap();
+    store
+}
+
+#[test]
+fn a_flipped_byte_in_a_compressed_block_or_receipts_record_is_named() {
+    let store = ledger_with_a_compressed_block();
+    assert!(audit(&store).passed());
+    let key = 1u64.to_be_bytes();
+    for column in [Column::Blocks, Column::Receipts] {
+        let stored = store.get(column, &key).unwrap().unwrap();
+        // Packing byte 1: one zstd frame.
+        assert_eq!(stored[0], 1, "{column} is stored compressed");
+        // The packing byte, the header and the frame's header, then every
+        // 37th byte of the frame, and its checksum at the end.
+        let frame_start = if column == Column::Blocks { 191 } else { 1 };
+        let positions: Vec<usize> = (0..frame_start + 16)
+            .chain((frame_start + 16..stored.len()).step_by(37))
+            .chain(stored.len() - 4..stored.len())
+            .collect();
+        for at in positions {
+            let mut flipped = stored.to_vec();
+            flipped[at] ^= 0x08;
+            let copy = tampered(&store, |batch| batch.put(column, key.to_vec(), flipped));
+            assert_named(
+                &audit(&copy),
+                column,
+                &key,
+                &format!("flip of {column} byte {at}"),
+            );
+        }
+    }
+    // The block stored plain instead: the same facts, and the audit passes.
+    let stored = store.get(Column::Blocks, &key).unwrap().unwrap();
+    let encoded = ledger_core::decode_stored_block(&stored).unwrap().encode();
+    let plain = [&[0u8][..], &encoded].concat();
+    let copy = tampered(&store, |batch| {
+        batch.put(Column::Blocks, key.to_vec(), plain)
+    });
+    assert!(
+        audit(&copy).passed(),
+        "a block stored plain holds the same facts"
+    );
+}

@@ -130,6 +130,39 @@ fn check_block_bytes(bytes: &[u8]) {
     }
 }
 
+/// The same checks as `fuzz/fuzz_targets/unpack_stored_block.rs`.
+fn check_stored_block_bytes(bytes: &[u8]) {
+    let input = Bytes::copy_from_slice(bytes);
+    if let Ok(block) = ledger_core::decode_stored_block(&input) {
+        let repacked = Bytes::from(ledger_core::encode_stored_block(&block));
+        assert_eq!(
+            ledger_core::decode_stored_block(&repacked).ok(),
+            Some(block)
+        );
+    }
+}
+
+/// Seeds of the stored-block corpus: the golden block packed (compressed)
+/// and a small block (plain), each whole, truncated and with a flipped
+/// byte in its body.
+fn write_stored_block_seeds() {
+    let dir = repo_root().join("fuzz/corpus/unpack_stored_block");
+    std::fs::create_dir_all(&dir).unwrap();
+    for count in [1u64, 7] {
+        let stored = ledger_core::encode_stored_block(&golden_block(count));
+        std::fs::write(dir.join(format!("seed-{count}tx")), &stored).unwrap();
+        std::fs::write(
+            dir.join(format!("seed-{count}tx-truncated")),
+            &stored[..stored.len() - 1],
+        )
+        .unwrap();
+        let mut flipped = stored.clone();
+        let last = flipped.len() - 8;
+        flipped[last] ^= 0x10;
+        std::fs::write(dir.join(format!("seed-{count}tx-flipped")), &flipped).unwrap();
+    }
+}
+
 /// The same checks as `fuzz/fuzz_targets/decode_tx.rs`.
 fn check_tx_bytes(bytes: &[u8]) {
     let input = Bytes::copy_from_slice(bytes);
@@ -164,9 +197,15 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 fn fuzz_corpora_replay_without_panic() {
     if bless() {
         write_seeds();
+        write_stored_block_seeds();
     }
     let blocks = replay("decode_block", check_block_bytes);
     let txs = replay("decode_tx", check_tx_bytes);
+    let stored = replay("unpack_stored_block", check_stored_block_bytes);
+    assert!(
+        stored >= 6,
+        "unpack_stored_block corpus has {stored} files; seeds are missing"
+    );
     assert!(
         blocks >= 6,
         "decode_block corpus has {blocks} files; seeds are missing"

@@ -148,7 +148,7 @@ fn stored_records_are_byte_stable() {
             writeln!(text, "{column} {} {}", to_hex(&key), to_hex(&value)).unwrap();
         }
     }
-    check_or_bless("stored_records_v4.txt", &text);
+    check_or_bless("stored_records_v5.txt", &text);
 }
 
 #[test]

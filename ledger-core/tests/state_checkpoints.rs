@@ -253,7 +253,7 @@ fn open_with_block_4(tamper: impl FnOnce(Block) -> Block) -> Result<(), LedgerEr
     batch.put(
         Column::Blocks,
         4u64.to_be_bytes().to_vec(),
-        tamper(chain()[4].clone()).encode(),
+        ledger_core::encode_stored_block(&tamper(chain()[4].clone())),
     );
     store.commit(batch, Durability::Synced).unwrap();
     let reopened = Ledger::open(store, app(), config)?;

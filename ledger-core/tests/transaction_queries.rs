@@ -126,7 +126,7 @@ fn a_damaged_index_entry_is_reported_not_followed() {
     assert!(!error.is_block_invalid());
     // A truncated entry too.
     let mut batch = WriteBatch::new();
-    batch.put(Column::TxIndex, ids[7].0.to_vec(), vec![0u8; 12]);
+    batch.put(Column::TxIndex, ids[7].0.to_vec(), vec![0u8; 11]);
     ledger.store().commit(batch, Durability::Synced).unwrap();
     assert!(matches!(
         ledger.transaction(&ids[7]),

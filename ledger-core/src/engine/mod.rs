@@ -86,6 +86,7 @@ pub use query::{
     verify_block_in_history, verify_receipt_inclusion, verify_transaction_inclusion, StateRecord,
     TransactionRecord,
 };
+pub use records::{decode_stored_block, encode_stored_block, StoredRecordError};
 pub use witnessed::{
     verify_witnessed, VerifiedRecord, WitnessedProof, WitnessedProofError, WitnessedRecord,
 };
@@ -106,8 +107,9 @@ pub const DEFAULT_STATE_RETENTION: u64 = 1_440;
 pub const DEFAULT_VALUE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Default budget of the per-block proof cache that serves transaction and
-/// receipt queries (every level of a block's two trees: about 1.3 MB for a
-/// block of 10,000 transactions): 32 MiB.
+/// receipt queries (a block's unpacked transactions and receipts and every
+/// level of its two trees: about 3 MB for a block of 10,000 transfers):
+/// 32 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Default number of blocks after which the state is checkpointed.

@@ -13,7 +13,7 @@ use crate::machine::StateMachine;
 use crate::merkle::{HistoryError, HistoryNodes, HistoryTree, NodePosition};
 use crate::state_tree::NodeCache;
 use crate::store::{Column, KeyRange, Store, StoreRead};
-use crate::types::{Block, BlockHeader};
+use crate::types::BlockHeader;
 use crate::verify::SignatureVerifier;
 
 use super::head_values::HeadValues;
@@ -174,7 +174,7 @@ fn check_blocks_around_head<S: StoreRead + ?Sized>(
     let bytes = store
         .get(Column::Blocks, &key)?
         .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "the head's block is missing"))?;
-    let block = Block::decode(&bytes)
+    let block = super::records::decode_stored_block(&bytes)
         .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
     if *block.header() != head.header {
         return Err(LedgerError::corrupt(

@@ -29,7 +29,10 @@ use crate::types::{Block, BlockHeader, PublicKey, Transaction};
 use super::execute::StateRead;
 use super::head_values::CommittedState;
 use super::open::StoredHistory;
-use super::records::{decode_height, decode_receipts, height_key, receipt_at, TxLocation};
+use super::records::{
+    decode_height, decode_receipts, decode_stored_block, height_key, receipt_at,
+    stored_block_header, transaction_span, unpack_block, unpack_receipts, TxLocation,
+};
 use super::witnessed::{WitnessedProof, WitnessedRecord};
 use super::{Ledger, LedgerError};
 
@@ -144,16 +147,24 @@ pub fn verify_block_in_history(
     )
 }
 
-/// Every level of one block's transaction and receipts trees, cached so
-/// that queries on one block cost O(log n) each after the first.
+/// One block's transactions and receipts, unpacked, with every level of
+/// its transaction and receipts trees: cached so that queries on one block
+/// cost O(log n) each and allocate nothing after the first.
 pub(super) struct BlockLeaves {
+    /// The block's encoding (unpacked from its stored record).
+    block: Bytes,
+    /// Its receipts record (unpacked).
+    receipts: Bytes,
     transactions: MerkleLevels,
-    receipts: MerkleLevels,
+    receipt_levels: MerkleLevels,
 }
 
 impl Weigh for BlockLeaves {
     fn heap_bytes(&self) -> usize {
-        self.transactions.hash_bytes() + self.receipts.hash_bytes()
+        self.block.len()
+            + self.receipts.len()
+            + self.transactions.hash_bytes()
+            + self.receipt_levels.hash_bytes()
     }
 }
 
@@ -164,7 +175,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let key = height_key(height);
         match self.store.get(Column::Blocks, &key)? {
             None => Ok(None),
-            Some(bytes) => Block::decode(&bytes)
+            Some(bytes) => decode_stored_block(&bytes)
                 .map(Some)
                 .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string())),
         }
@@ -199,9 +210,8 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let Some(bytes) = self.store.get(Column::Blocks, &key)? else {
             return Ok(None);
         };
-        let header = bytes
-            .get(..HEADER_BYTES as usize)
-            .map(|head| BlockHeader::decode(&bytes.slice_ref(head)));
+        let header =
+            stored_block_header(&bytes).map(|head| BlockHeader::decode(&bytes.slice_ref(head)));
         match header {
             Some(Ok(header)) if header.height == height => Ok(Some(header)),
             _ => Err(LedgerError::corrupt(
@@ -213,8 +223,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     }
 
     /// The transaction with id `id`, its receipt, its block header and the
-    /// inclusion proofs of both against the header's roots. Decodes only
-    /// that transaction and its receipt; the block's trees are cached.
+    /// inclusion proofs of both against the header's roots. The block's
+    /// unpacked records and trees are cached: after the first query on a
+    /// block, a query decodes only its transaction and receipt.
     pub fn transaction(&self, id: &Hash) -> Result<Option<TransactionRecord>, LedgerError> {
         self.settle()?;
         let Some(entry) = self.store.get(Column::TxIndex, id.as_bytes())? else {
@@ -223,14 +234,12 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let corrupt = |column, key: &[u8], detail: &str| LedgerError::corrupt(column, key, detail);
         let location = TxLocation::decode(&entry)
             .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "malformed location"))?;
-        let key = height_key(location.height);
-        let block = self
-            .store
-            .get(Column::Blocks, &key)?
+        let leaves = self
+            .block_leaves(location.height)?
             .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "its block is missing"))?;
-        let start = location.offset as usize;
-        let transaction = block
-            .get(start..start.saturating_add(location.len as usize))
+        let block = &leaves.block;
+        let transaction = transaction_span(block, location.index)
+            .and_then(|span| block.get(span))
             .and_then(|bytes| Transaction::decode(&block.slice_ref(bytes)).ok())
             .filter(|transaction| transaction.id() == *id)
             .ok_or_else(|| {
@@ -240,13 +249,9 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
                     "does not locate this transaction",
                 )
             })?;
-        let receipts = self
-            .store
-            .get(Column::Receipts, &key)?
-            .ok_or_else(|| corrupt(Column::Receipts, &key, "missing"))?;
-        let receipt = receipt_at(&receipts, location.index)
+        let key = height_key(location.height);
+        let receipt = receipt_at(&leaves.receipts, location.index)
             .ok_or_else(|| corrupt(Column::Receipts, &key, "malformed or too short"))?;
-        let leaves = self.block_leaves(location.height, &block, &receipts)?;
         let index = u64::from(location.index);
         let header = BlockHeader::decode(&block.slice(..HEADER_BYTES as usize))
             .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
@@ -255,51 +260,60 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             receipt,
             header,
             inclusion: leaves.transactions.inclusion_proof(index)?,
-            receipt_inclusion: leaves.receipts.inclusion_proof(index)?,
+            receipt_inclusion: leaves.receipt_levels.inclusion_proof(index)?,
         }))
     }
 
-    /// The trees of the block at `height` (stored as `block` and
-    /// `receipts`), from the cache or built and checked against the
-    /// header's roots.
-    fn block_leaves(
-        &self,
-        height: u64,
-        block: &Bytes,
-        receipts: &[u8],
-    ) -> Result<Arc<BlockLeaves>, LedgerError> {
+    /// The block at `height` unpacked with its receipts and trees, from the
+    /// cache or read, built and checked against the header's roots; `None`
+    /// if no block is stored there.
+    fn block_leaves(&self, height: u64) -> Result<Option<Arc<BlockLeaves>>, LedgerError> {
         if let Some(leaves) = self.block_leaves.get(&height) {
-            return Ok(leaves);
+            return Ok(Some(leaves));
         }
         let key = height_key(height);
-        let block = Block::decode(block)
+        let Some(stored) = self.store.get(Column::Blocks, &key)? else {
+            return Ok(None);
+        };
+        let unpacked = unpack_block(&stored)
             .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
-        let receipts = decode_receipts(receipts)
+        let block = Block::decode(&unpacked)
+            .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+        let stored_receipts = self
+            .store
+            .get(Column::Receipts, &key)?
+            .ok_or_else(|| LedgerError::corrupt(Column::Receipts, &key, "missing"))?;
+        let receipts_record = unpack_receipts(&stored_receipts)
+            .map_err(|error| LedgerError::corrupt(Column::Receipts, &key, error.to_string()))?;
+        let receipts = decode_receipts(&receipts_record)
             .filter(|receipts| receipts.len() == block.transactions().len())
             .ok_or_else(|| LedgerError::corrupt(Column::Receipts, &key, "malformed"))?;
         let tx_ids = super::apply::transaction_ids(block.transactions());
-        let leaves = BlockLeaves {
-            transactions: MerkleLevels::build(&tx_ids),
-            receipts: MerkleLevels::build(&super::apply::receipt_leaves(&tx_ids, &receipts)),
-        };
+        let transactions = MerkleLevels::build(&tx_ids);
+        let receipt_levels = MerkleLevels::build(&super::apply::receipt_leaves(&tx_ids, &receipts));
         let header = block.header();
-        if leaves.transactions.root() != header.tx_root {
+        if transactions.root() != header.tx_root {
             return Err(LedgerError::corrupt(
                 Column::Blocks,
                 &key,
                 "transactions do not match the header's root",
             ));
         }
-        if leaves.receipts.root() != header.receipts_root {
+        if receipt_levels.root() != header.receipts_root {
             return Err(LedgerError::corrupt(
                 Column::Receipts,
                 &key,
                 "receipts do not match the header's root",
             ));
         }
-        let leaves = Arc::new(leaves);
+        let leaves = Arc::new(BlockLeaves {
+            block: unpacked,
+            receipts: receipts_record,
+            transactions,
+            receipt_levels,
+        });
         self.block_leaves.insert(height, Arc::clone(&leaves));
-        Ok(leaves)
+        Ok(Some(leaves))
     }
 
     /// The proof that the block at `height` is in the history committed by

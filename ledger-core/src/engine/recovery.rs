@@ -262,7 +262,7 @@ fn read_replay_block<S: StoreRead + ?Sized>(
     let bytes = store
         .get(Column::Blocks, &key)?
         .ok_or_else(|| LedgerError::corrupt(Column::Blocks, &key, "missing"))?;
-    let block = Block::decode(&bytes)
+    let block = super::records::decode_stored_block(&bytes)
         .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
     if block.header().height != height {
         return Err(LedgerError::corrupt(

@@ -26,7 +26,7 @@ use bytes::Bytes;
 /// Schema version of the column layout. A store written with another version
 /// is refused at open ([`StoreError::SchemaMismatch`]); adding or changing a
 /// column bumps it.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `meta` key of a backend's marker record ("this is a ledger store").
 pub const STORE_MARKER_KEY: &[u8] = b"ledger-store";
