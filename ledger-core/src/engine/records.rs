@@ -124,7 +124,7 @@ pub enum StoredRecordError {
     #[error("unknown packing {0}")]
     UnknownPacking(u8),
     /// The compressed body does not declare its size, declares more than
-    /// [`MAX_PACKED_BODY_BYTES`], or is not exactly one frame.
+    /// `MAX_PACKED_BODY_BYTES` (32 MiB), or is not exactly one frame.
     #[error("malformed compressed body: {0}")]
     MalformedFrame(&'static str),
     /// zstd refused the body (a damaged frame or a wrong checksum).
