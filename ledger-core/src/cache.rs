@@ -123,6 +123,12 @@ impl<K: Hash + Eq, V: Weigh> TwoGenerationCache<K, V> {
         slot * 5 / 2 + value.heap_bytes()
     }
 
+    /// Whether `value` is small enough to be cached (no entry may exceed
+    /// a generation).
+    pub fn fits(&self, value: &V) -> bool {
+        Self::charge(value) <= self.generation_bytes
+    }
+
     fn shard(&self, key: &K) -> &Mutex<Shard<K, V>> {
         let index = (self.shard_hasher.hash_one(key) >> 32) as usize % self.shards.len();
         // Cannot fail: `index` is reduced modulo the (non-zero) shard count.

@@ -199,7 +199,9 @@ fn audit_passes_on_a_good_ledger_and_finds_tampering() {
     // Tamper with the stored receipts of block 3: the audit names it.
     let mut batch = ledger_core::store::WriteBatch::new();
     let forged = Receipt::Failed(Failure::new(99, "forged")).encode();
-    let mut record = 1u32.to_le_bytes().to_vec();
+    // Stored plain (packing byte 0), so that the audit compares contents.
+    let mut record = vec![0u8];
+    record.extend_from_slice(&1u32.to_le_bytes());
     record.extend_from_slice(&(forged.len() as u32).to_le_bytes());
     record.extend_from_slice(&forged);
     batch.put(Column::Receipts, 3u64.to_be_bytes().to_vec(), record);
@@ -216,5 +218,12 @@ fn audit_passes_on_a_good_ledger_and_finds_tampering() {
     assert_eq!(
         report.findings[0].key,
         ledger_core::hash::to_hex(&3u64.to_be_bytes())
+    );
+    assert!(
+        report.findings[0]
+            .detail
+            .contains("differs from the receipts"),
+        "{:?}",
+        report.findings
     );
 }

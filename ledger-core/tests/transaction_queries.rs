@@ -55,10 +55,18 @@ static GLOBAL: Counting = Counting;
 const CHAIN: u64 = 9;
 
 fn ledger_with_one_big_block() -> (Ledger<MemStore, ScriptedApp>, Vec<ledger_core::Hash>) {
+    ledger_with_one_big_block_and_cache(LedgerConfig::new(CHAIN).block_cache_bytes)
+}
+
+fn ledger_with_one_big_block_and_cache(
+    block_cache_bytes: usize,
+) -> (Ledger<MemStore, ScriptedApp>, Vec<ledger_core::Hash>) {
     let app = ScriptedApp {
         minter: PublicKey::from_signing_key(&key(1)),
     };
-    let mut ledger = Ledger::open(MemStore::new(), app, LedgerConfig::new(CHAIN)).unwrap();
+    let mut config = LedgerConfig::new(CHAIN);
+    config.block_cache_bytes = block_cache_bytes;
+    let mut ledger = Ledger::open(MemStore::new(), app, config).unwrap();
     let txs: Vec<_> = (0..4_000u64)
         .map(|i| {
             let sender = key((i % 250) as u8 + 2);
@@ -97,6 +105,23 @@ fn a_query_decodes_one_transaction_not_its_block() {
             "a query allocated {allocated} bytes (the block is {} transactions)",
             ids.len()
         );
+    }
+}
+
+/// A block too large for the query cache with its transactions (the
+/// trees alone may fit), or too large for it at all: queries still answer,
+/// unpacking the block again.
+#[test]
+fn queries_answer_whatever_the_cache_holds() {
+    for cache in [0, 1 << 20, 2 << 20, 3 << 20, 32 << 20] {
+        let (ledger, ids) = ledger_with_one_big_block_and_cache(cache);
+        for _ in 0..2 {
+            for id in [&ids[0], &ids[1_999], &ids[3_999]] {
+                let record = ledger.transaction(id).unwrap().unwrap();
+                assert_eq!(record.transaction.id(), *id, "cache {cache}");
+                record.verify(&record.header).unwrap();
+            }
+        }
     }
 }
 

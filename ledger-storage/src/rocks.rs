@@ -12,9 +12,11 @@
 //! * **A fixed 32-byte prefix extractor** with prefix blooms on state values,
 //!   whose keys are position ‖ version and which are read by "newest version
 //!   at or before" seeks within one position.
-//! * **LZ4** on bulky columns (blocks, receipts), where it saves disk at
-//!   little CPU; **no compression** on columns of hashes (state nodes, ids),
-//!   which do not compress. LZ4 is the only compression library built.
+//! * **LZ4** on bulky columns (blocks, receipts), at little CPU: the engine
+//!   compresses their large records itself (zstd, `docs/STORAGE.md`), so it
+//!   saves disk on small ones; **no compression** on columns of hashes
+//!   (state nodes, ids), which do not compress. LZ4 is the only library
+//!   RocksDB is built with.
 //! * **Two background jobs** and `increase_parallelism(2)`: this targets
 //!   2-core machines, where more flush/compaction threads only steal the
 //!   verifier's core.
@@ -109,8 +111,8 @@ pub struct RocksConfig {
     /// (compressing the blocks, building the index's filters) took 2.0–2.1
     /// s of a 20-block reopen; keeping it, 0.30–0.34 s (docs/STORAGE.md).
     pub keep_recovered_log_in_memory: bool,
-    /// Store encoded blocks (the `blocks` column, about 1.5 MB each at
-    /// 10,000 transfers) in RocksDB's blob files, LZ4-compressed, with only
+    /// Store blocks (the `blocks` column, about 1.1 MB each at 10,000
+    /// transfers, compressed by the engine) in RocksDB's blob files, with only
     /// a small reference in the column's tables: flushes and compactions
     /// then move references, not the blocks (see docs/STORAGE.md).
     pub blob_files_for_blocks: bool,

@@ -147,12 +147,15 @@ pub fn verify_block_in_history(
     )
 }
 
-/// One block's transactions and receipts, unpacked, with every level of
-/// its transaction and receipts trees: cached so that queries on one block
-/// cost O(log n) each and allocate nothing after the first.
+/// One block's receipts and, if the cache can hold it, its transactions,
+/// unpacked, with every level of its transaction and receipts trees:
+/// cached so that queries on one block cost O(log n) each and allocate
+/// nothing after the first.
 pub(super) struct BlockLeaves {
-    /// The block's encoding (unpacked from its stored record).
-    block: Bytes,
+    /// The block's encoding (unpacked from its stored record); `None` for a
+    /// block too large for the cache with it, which queries unpack again
+    /// (the trees, the costly part, stay cached).
+    block: Option<Bytes>,
     /// Its receipts record (unpacked).
     receipts: Bytes,
     transactions: MerkleLevels,
@@ -161,7 +164,7 @@ pub(super) struct BlockLeaves {
 
 impl Weigh for BlockLeaves {
     fn heap_bytes(&self) -> usize {
-        self.block.len()
+        self.block.as_ref().map_or(0, Bytes::len)
             + self.receipts.len()
             + self.transactions.hash_bytes()
             + self.receipt_levels.hash_bytes()
@@ -234,10 +237,10 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let corrupt = |column, key: &[u8], detail: &str| LedgerError::corrupt(column, key, detail);
         let location = TxLocation::decode(&entry)
             .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "malformed location"))?;
-        let leaves = self
+        let (leaves, block) = self
             .block_leaves(location.height)?
             .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "its block is missing"))?;
-        let block = &leaves.block;
+        let block = &block;
         let transaction = transaction_span(block, location.index)
             .and_then(|span| block.get(span))
             .and_then(|bytes| Transaction::decode(&block.slice_ref(bytes)).ok())
@@ -253,8 +256,11 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let receipt = receipt_at(&leaves.receipts, location.index)
             .ok_or_else(|| corrupt(Column::Receipts, &key, "malformed or too short"))?;
         let index = u64::from(location.index);
-        let header = BlockHeader::decode(&block.slice(..HEADER_BYTES as usize))
-            .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
+        let header = block
+            .get(..HEADER_BYTES as usize)
+            .map(|header| BlockHeader::decode(&block.slice_ref(header)))
+            .and_then(Result::ok)
+            .ok_or_else(|| corrupt(Column::Blocks, &key, "no header"))?;
         Ok(Some(TransactionRecord {
             transaction,
             receipt,
@@ -264,19 +270,32 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         }))
     }
 
-    /// The block at `height` unpacked with its receipts and trees, from the
-    /// cache or read, built and checked against the header's roots; `None`
+    /// The block at `height` unpacked, with its receipts and trees: from the
+    /// cache, or read, built and checked against the header's roots; `None`
     /// if no block is stored there.
-    fn block_leaves(&self, height: u64) -> Result<Option<Arc<BlockLeaves>>, LedgerError> {
-        if let Some(leaves) = self.block_leaves.get(&height) {
-            return Ok(Some(leaves));
-        }
+    fn block_leaves(&self, height: u64) -> Result<Option<(Arc<BlockLeaves>, Bytes)>, LedgerError> {
         let key = height_key(height);
-        let Some(stored) = self.store.get(Column::Blocks, &key)? else {
+        let read_block = || -> Result<Option<Bytes>, LedgerError> {
+            let Some(stored) = self.store.get(Column::Blocks, &key)? else {
+                return Ok(None);
+            };
+            unpack_block(&stored)
+                .map(Some)
+                .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))
+        };
+        if let Some(leaves) = self.block_leaves.get(&height) {
+            let block = match &leaves.block {
+                Some(block) => block.clone(),
+                None => match read_block()? {
+                    Some(block) => block,
+                    None => return Ok(None),
+                },
+            };
+            return Ok(Some((leaves, block)));
+        }
+        let Some(unpacked) = read_block()? else {
             return Ok(None);
         };
-        let unpacked = unpack_block(&stored)
-            .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
         let block = Block::decode(&unpacked)
             .map_err(|error| LedgerError::corrupt(Column::Blocks, &key, error.to_string()))?;
         let stored_receipts = self
@@ -306,14 +325,20 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
                 "receipts do not match the header's root",
             ));
         }
-        let leaves = Arc::new(BlockLeaves {
-            block: unpacked,
+        let mut leaves = Arc::new(BlockLeaves {
+            block: Some(unpacked.clone()),
             receipts: receipts_record,
             transactions,
             receipt_levels,
         });
+        if !self.block_leaves.fits(&leaves) {
+            // Too large with its transactions: cache the trees without them.
+            if let Some(leaves) = Arc::get_mut(&mut leaves) {
+                leaves.block = None;
+            }
+        }
         self.block_leaves.insert(height, Arc::clone(&leaves));
-        Ok(Some(leaves))
+        Ok(Some((leaves, unpacked)))
     }
 
     /// The proof that the block at `height` is in the history committed by

@@ -5,7 +5,9 @@
 //!
 //! Everything here decodes bytes read back from a store that may be
 //! damaged: strictly, without panicking, without indexing unchecked, and
-//! allocating in proportion to the input.
+//! allocating in proportion to the input — except unpacking, which
+//! allocates what a frame declares, refused above `MAX_PACKED_BODY_BYTES`
+//! (and, for a block, above the block limit) before anything is allocated.
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -123,8 +125,9 @@ pub enum StoredRecordError {
     /// A packing byte this build does not know.
     #[error("unknown packing {0}")]
     UnknownPacking(u8),
-    /// The compressed body does not declare its size, declares more than
-    /// `MAX_PACKED_BODY_BYTES` (32 MiB), or is not exactly one frame.
+    /// The compressed body is not exactly one zstd frame with its checksum
+    /// and content size, or declares more than its record may hold
+    /// (`MAX_PACKED_BODY_BYTES`, 32 MiB; for a block, the block limit).
     #[error("malformed compressed body: {0}")]
     MalformedFrame(&'static str),
     /// zstd refused the body (a damaged frame or a wrong checksum).
@@ -189,13 +192,21 @@ fn compress(body: &[u8], out: &mut [u8]) -> Option<usize> {
 /// bytes themselves (no copy) for a plain body; for a compressed one, a
 /// new buffer of exactly the declared size (at most
 /// [`MAX_PACKED_BODY_BYTES`]), after checking that the body is one frame.
-fn unpack(stored: &Bytes, prefix_len: usize) -> Result<Bytes, StoredRecordError> {
+fn unpack(stored: &Bytes, prefix_len: usize, max_body: usize) -> Result<Bytes, StoredRecordError> {
     let too_short = || StoredRecordError::TooShort(stored.len());
     let (&packing, rest) = stored.split_first().ok_or_else(too_short)?;
     let (prefix, frame) = rest.split_at_checked(prefix_len).ok_or_else(too_short)?;
     match packing {
         PACKED_RAW => Ok(stored.slice(1..)),
         PACKED_ZSTD => {
+            // A zstd frame (not a skippable one), with its checksum.
+            let descriptor = frame
+                .strip_prefix(&ZSTD_MAGIC)
+                .and_then(|rest| rest.first())
+                .ok_or(StoredRecordError::MalformedFrame("not a zstd frame"))?;
+            if descriptor & ZSTD_CHECKSUM_FLAG == 0 {
+                return Err(StoredRecordError::MalformedFrame("no checksum"));
+            }
             let whole = zstd::zstd_safe::find_frame_compressed_size(frame)
                 .map_err(|_| StoredRecordError::MalformedFrame("not a zstd frame"))?;
             if whole != frame.len() {
@@ -206,7 +217,7 @@ fn unpack(stored: &Bytes, prefix_len: usize) -> Result<Bytes, StoredRecordError>
                 .flatten()
                 .and_then(|size| usize::try_from(size).ok())
                 .ok_or(StoredRecordError::MalformedFrame("no content size"))?;
-            if declared > MAX_PACKED_BODY_BYTES {
+            if declared > max_body {
                 return Err(StoredRecordError::MalformedFrame(
                     "declares more than a record may hold",
                 ));
@@ -228,6 +239,15 @@ fn unpack(stored: &Bytes, prefix_len: usize) -> Result<Bytes, StoredRecordError>
     }
 }
 
+/// The first bytes of a zstd frame (RFC 8878, 3.1.1), little-endian.
+const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528u32.to_le_bytes();
+/// The frame header descriptor's bit for a content checksum.
+const ZSTD_CHECKSUM_FLAG: u8 = 0b100;
+
+/// The most a block's transactions may unpack to: a block is at most
+/// `MAX_BLOCK_BYTES` with its header.
+const MAX_BLOCK_BODY_BYTES: usize = (MAX_BLOCK_BYTES - HEADER_BYTES) as usize;
+
 /// A block's stored record: packing byte, the header as it is (so that
 /// a header is read without unpacking), then the transactions packed.
 /// `encoded` is the block's encoding (`Block::encode`).
@@ -240,7 +260,7 @@ pub(crate) fn pack_block(encoded: &[u8]) -> Vec<u8> {
 
 /// The block encoding a stored block record holds.
 pub(crate) fn unpack_block(stored: &Bytes) -> Result<Bytes, StoredRecordError> {
-    unpack(stored, HEADER_BYTES as usize)
+    unpack(stored, HEADER_BYTES as usize, MAX_BLOCK_BODY_BYTES)
 }
 
 /// The header bytes of a stored block record, without unpacking it.
@@ -268,7 +288,7 @@ pub(crate) fn pack_receipts(record: &[u8]) -> Vec<u8> {
 
 /// The receipts record a stored one holds.
 pub(crate) fn unpack_receipts(stored: &Bytes) -> Result<Bytes, StoredRecordError> {
-    unpack(stored, 0)
+    unpack(stored, 0, MAX_PACKED_BODY_BYTES)
 }
 
 /// Bytes of an encoded receipt at least (a tag and a u16).
@@ -464,20 +484,31 @@ mod tests {
         );
     }
 
+    /// A zstd frame of `body` made by zstd's streaming encoder, with or
+    /// without its content size and checksum.
+    fn stream_frame(body: &[u8], content_size: bool, checksum: bool) -> Vec<u8> {
+        let mut frame = Vec::new();
+        let mut encoder = zstd::stream::write::Encoder::new(&mut frame, 1).unwrap();
+        encoder.include_contentsize(content_size).unwrap();
+        encoder.include_checksum(checksum).unwrap();
+        encoder
+            .set_pledged_src_size(content_size.then_some(body.len() as u64))
+            .unwrap();
+        std::io::Write::write_all(&mut encoder, body).unwrap();
+        encoder.finish().unwrap();
+        frame
+    }
+
     #[test]
     fn a_frame_declaring_more_than_the_bound_is_refused_before_allocating() {
+        let too_large = Err(StoredRecordError::MalformedFrame(
+            "declares more than a record may hold",
+        ));
         // A frame of MAX_PACKED_BODY_BYTES + 1 zeros compresses to a few
         // hundred bytes; unpacking refuses it by its declared size.
-        let body = vec![0u8; MAX_PACKED_BODY_BYTES + 1];
-        let mut frame = vec![0u8; zstd::zstd_safe::compress_bound(body.len())];
-        let written = compress(&body, &mut frame).unwrap();
-        let stored: Vec<u8> = [&[PACKED_ZSTD][..], &frame[..written]].concat();
-        assert_eq!(
-            unpack_receipts(&Bytes::from(stored)),
-            Err(StoredRecordError::MalformedFrame(
-                "declares more than a record may hold"
-            ))
-        );
+        let frame = stream_frame(&vec![0u8; MAX_PACKED_BODY_BYTES + 1], true, true);
+        let stored: Vec<u8> = [&[PACKED_ZSTD][..], &frame].concat();
+        assert_eq!(unpack_receipts(&Bytes::from(stored)), too_large);
         // One byte less is the bound itself: accepted.
         let body = vec![0u8; MAX_PACKED_BODY_BYTES];
         let stored = Bytes::from(pack_receipts(&body));
@@ -486,18 +517,48 @@ mod tests {
             unpack_receipts(&stored).unwrap().len(),
             MAX_PACKED_BODY_BYTES
         );
-        // A frame without a content size is refused too.
-        let mut stream = Vec::new();
-        {
-            let mut encoder = zstd::stream::write::Encoder::new(&mut stream, 1).unwrap();
-            encoder.include_contentsize(false).unwrap();
-            std::io::Write::write_all(&mut encoder, &[7u8; 4096]).unwrap();
-            encoder.finish().unwrap();
+        // A block's transactions: at most the block limit with the header.
+        let header = [0u8; HEADER_BYTES as usize];
+        for (len, accepted) in [
+            (MAX_BLOCK_BODY_BYTES, true),
+            (MAX_BLOCK_BODY_BYTES + 1, false),
+        ] {
+            let frame = stream_frame(&vec![0u8; len], true, true);
+            let stored = Bytes::from([&[PACKED_ZSTD][..], &header, &frame].concat());
+            match unpack_block(&stored) {
+                Ok(unpacked) => {
+                    assert!(accepted, "{len}");
+                    assert_eq!(unpacked.len(), MAX_BLOCK_BYTES as usize);
+                }
+                Err(error) => {
+                    assert!(!accepted, "{len}: {error}");
+                    assert_eq!(Err(error), too_large);
+                }
+            }
         }
-        let stored: Vec<u8> = [&[PACKED_ZSTD][..], &stream].concat();
+        // A frame without a content size, or without a checksum, is refused.
+        for (content_size, checksum, problem) in [
+            (false, true, "no content size"),
+            (true, false, "no checksum"),
+        ] {
+            let frame = stream_frame(&[7u8; 4096], content_size, checksum);
+            let stored: Vec<u8> = [&[PACKED_ZSTD][..], &frame].concat();
+            assert_eq!(
+                unpack_receipts(&Bytes::from(stored)),
+                Err(StoredRecordError::MalformedFrame(problem))
+            );
+        }
+        // So is a skippable frame (which would unpack to nothing).
+        let skippable: Vec<u8> = [
+            &[PACKED_ZSTD][..],
+            &[0x50, 0x2A, 0x4D, 0x18],
+            &4u32.to_le_bytes(),
+            b"skip",
+        ]
+        .concat();
         assert_eq!(
-            unpack_receipts(&Bytes::from(stored)),
-            Err(StoredRecordError::MalformedFrame("no content size"))
+            unpack_receipts(&Bytes::from(skippable)),
+            Err(StoredRecordError::MalformedFrame("not a zstd frame"))
         );
     }
 

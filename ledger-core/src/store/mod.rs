@@ -42,13 +42,13 @@ pub const STORE_META_KEYS: [&[u8]; 2] = [STORE_MARKER_KEY, STORE_SCHEMA_KEY];
 pub enum Column {
     /// Store-level records: the schema marker, the committed head.
     Meta,
-    /// Encoded blocks by height (u64 BE).
+    /// Blocks by height (u64 BE), packed (`docs/FORMAT.md`).
     Blocks,
     /// Block height (u64 BE) by block id.
     BlockIds,
     /// Transaction location (height u64 BE, index u32 BE) by transaction id.
     TxIndex,
-    /// A block's encoded receipts by height (u64 BE).
+    /// A block's receipts by height (u64 BE), packed.
     Receipts,
     /// State-tree nodes by version (u64 BE) and nibble path.
     StateNodes,
