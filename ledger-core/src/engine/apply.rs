@@ -419,12 +419,13 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
     }
 }
 
-/// The block's own records: the block, its id's height, every transaction's
-/// location, and its receipts as one record.
 /// Blocks at least this long (encoded) are compressed on a thread of their
 /// own while they execute; smaller ones on the applying thread.
 const PACK_ON_THREAD_BYTES: usize = 64 * 1024;
 
+/// The block's own records: the block (packed, as `stored_block`), its
+/// id's height, every transaction's location, and its receipts as one
+/// packed record.
 fn add_block_to_batch(
     stored_block: Vec<u8>,
     head: &Head,

@@ -190,8 +190,9 @@ fn compress(body: &[u8], out: &mut [u8]) -> Option<usize> {
 
 /// The record `pack(prefix, body)` made, as `prefix ‖ body`: the stored
 /// bytes themselves (no copy) for a plain body; for a compressed one, a
-/// new buffer of exactly the declared size (at most
-/// [`MAX_PACKED_BODY_BYTES`]), after checking that the body is one frame.
+/// new buffer of the prefix and exactly the declared size, refused above
+/// `max_body` before it is allocated, after checking that the body is one
+/// zstd frame with its checksum.
 fn unpack(stored: &Bytes, prefix_len: usize, max_body: usize) -> Result<Bytes, StoredRecordError> {
     let too_short = || StoredRecordError::TooShort(stored.len());
     let (&packing, rest) = stored.split_first().ok_or_else(too_short)?;
