@@ -18,6 +18,10 @@
 //! cycle, so its throughput is the rate amortised over checkpoints. As in
 //! the engine, reads go to the layers first, then to the node cache, which
 //! receives each checkpoint's nodes once it is committed.
+//! `ledger_checkpoint_background_32x10k` is the same with the checkpoint on
+//! a thread of its own while the next versions are computed, as the
+//! engine's checkpointer runs (one in flight at a time; the versions held
+//! bounded by the engine's default memory budget).
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 //!
@@ -39,6 +43,7 @@ use ledger_core::state_tree::{
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
 use ledger_storage::RocksStore;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -335,19 +340,10 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                         updates,
                     )
                     .expect("update");
-                    layers.push(std::sync::Arc::new(writes));
+                    layers.push(Arc::new(writes));
                     if layers.len() as u64 >= cycle {
                         let versions = layers.through(next);
-                        let refs: Vec<&StateTreeWrites> = versions.iter().map(|w| &**w).collect();
-                        let delta = merge_versions(checkpoint, &refs);
-                        let mut batch = WriteBatch::new();
-                        add_delta_to_batch(&delta, &mut batch);
-                        checkpointed
-                            .commit(batch, Durability::Synced)
-                            .expect("checkpoint");
-                        for (key, node) in delta.nodes {
-                            checkpoint_cache.insert(key, node);
-                        }
+                        write_checkpoint(&checkpointed, &checkpoint_cache, checkpoint, &versions);
                         layers.drop_through(next);
                         checkpoint = Some(next);
                     }
@@ -355,6 +351,88 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                 }
                 start.elapsed()
             })
+        });
+        // The same, with the checkpoint on a thread of its own, as the
+        // engine's checkpointer runs it: one checkpoint in flight at a
+        // time, started once `cycle` versions are held and none is in
+        // flight (so a slow one covers more versions), the versions it
+        // covers dropped once it is committed; applying waits only while
+        // the versions held reach the engine's default memory budget.
+        std::thread::scope(|scope| {
+            let (jobs, queue) = mpsc::channel::<(Option<u64>, Vec<Arc<StateTreeWrites>>)>();
+            let (done, finished) = mpsc::channel::<u64>();
+            let (store, cache) = (&checkpointed, &checkpoint_cache);
+            std::thread::Builder::new()
+                .name("bench-checkpoint".into())
+                .spawn_scoped(scope, move || {
+                    for (base, versions) in queue {
+                        let version = write_checkpoint(store, cache, base, &versions);
+                        drop(versions);
+                        if done.send(version).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .expect("checkpoint thread");
+            let mut in_flight = false;
+            let collect = |layers: &mut StateLayers, checkpoint: &mut Option<u64>, wait| {
+                // A checkpoint thread that stopped (it panicked) ends the
+                // bench here, instead of letting the versions held grow.
+                let version = if wait {
+                    Some(finished.recv().expect("checkpoint thread"))
+                } else {
+                    match finished.try_recv() {
+                        Ok(version) => Some(version),
+                        Err(mpsc::TryRecvError::Empty) => None,
+                        Err(mpsc::TryRecvError::Disconnected) => {
+                            panic!("checkpoint thread stopped")
+                        }
+                    }
+                };
+                if let Some(version) = version {
+                    layers.drop_through(version);
+                    *checkpoint = Some(version);
+                    true
+                } else {
+                    false
+                }
+            };
+            group.bench_function(format!("ledger_checkpoint_background_{cycle}x10k"), |b| {
+                b.iter_custom(|iterations| {
+                    let start = Instant::now();
+                    for _ in 0..iterations * cycle {
+                        if in_flight {
+                            let full = layers.bytes() >= ledger_core::DEFAULT_STATE_MEMORY_BYTES;
+                            if collect(&mut layers, &mut checkpoint, full) {
+                                in_flight = false;
+                            }
+                        }
+                        let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
+                        let next = layered_version + 1;
+                        let stored = StoredStateTree::new(&checkpointed);
+                        let cached = checkpoint_cache.reader(&stored);
+                        let writes = apply_updates(
+                            &layers.reader(&cached),
+                            Some(layered_version),
+                            next,
+                            updates,
+                        )
+                        .expect("update");
+                        layers.push(Arc::new(writes));
+                        if !in_flight && layers.len() as u64 >= cycle {
+                            jobs.send((checkpoint, layers.through(next)))
+                                .expect("checkpoint thread");
+                            in_flight = true;
+                        }
+                        layered_version = next;
+                    }
+                    start.elapsed()
+                })
+            });
+            if in_flight {
+                collect(&mut layers, &mut checkpoint, true);
+            }
+            drop(jobs);
         });
         group.throughput(Throughput::Elements(BATCH_UPDATES as u64));
         group.sampling_mode(SamplingMode::Auto);
@@ -409,6 +487,26 @@ fn state_tree_on_rocks(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+/// Merges `versions` (oldest first) over the checkpoint at `base`, commits
+/// them as one synced batch and puts the merged nodes in `cache`, as the
+/// engine's checkpointer does; returns the checkpoint's version.
+fn write_checkpoint(
+    store: &RocksStore,
+    cache: &NodeCache,
+    base: Option<u64>,
+    versions: &[Arc<StateTreeWrites>],
+) -> u64 {
+    let refs: Vec<&StateTreeWrites> = versions.iter().map(|w| &**w).collect();
+    let delta = merge_versions(base, &refs);
+    let mut batch = WriteBatch::new();
+    add_delta_to_batch(&delta, &mut batch);
+    store.commit(batch, Durability::Synced).expect("checkpoint");
+    for (key, node) in delta.nodes {
+        cache.insert(key, node);
+    }
+    delta.version
 }
 
 criterion_group!(benches, state_tree, state_tree_on_rocks);
