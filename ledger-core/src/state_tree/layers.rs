@@ -1,6 +1,7 @@
 //! The state versions held in memory: every version after the last state
-//! checkpoint, indexed so that one lookup finds a node or the newest value
-//! of a position at a version.
+//! checkpoint, indexed so that one lookup finds a node, or the newest value
+//! of a position (a read at an older version held searches the versions'
+//! sorted value lists).
 //!
 //! The engine holds every version after its last state checkpoint here;
 //! a checkpoint merges them ([`super::merge_versions`]) into the store.
@@ -29,13 +30,37 @@ use crate::value::StateValue;
 /// node's heap is shared between the two, behind an `Arc`).
 const NODE_OVERHEAD_BYTES: usize = 2 * (std::mem::size_of::<NodeKey>() + 16) + 16;
 /// Estimated bytes of one indexed value beyond its heap (shared likewise):
-/// the write, the index's entry and its list.
-const VALUE_OVERHEAD_BYTES: usize = 2 * (32 + 8 + std::mem::size_of::<StateValue>()) + 24;
+/// the write and, at most, the index's entry (which holds a position's
+/// newest write only).
+const VALUE_OVERHEAD_BYTES: usize = 2 * (32 + 8 + std::mem::size_of::<StateValue>());
 
 /// One version's writes and what they are estimated to hold.
 struct Layer {
     writes: Arc<StateTreeWrites>,
     bytes: usize,
+    /// Whether `writes.values` is sorted by position, each position once
+    /// (as [`super::apply_updates`] writes it): then a read at this version
+    /// is a binary search, else a scan.
+    values_sorted: bool,
+}
+
+impl Layer {
+    /// This version's write of `position`, if it wrote one.
+    fn value_of(&self, position: &Hash) -> Option<&Option<StateValue>> {
+        let values = &self.writes.values;
+        if self.values_sorted {
+            let index = values
+                .binary_search_by(|(written, _)| written.cmp(position))
+                .ok()?;
+            values.get(index).map(|(_, value)| value)
+        } else {
+            values
+                .iter()
+                .rev()
+                .find(|(written, _)| written == position)
+                .map(|(_, value)| value)
+        }
+    }
 }
 
 /// State versions held in memory over a store (the versions after its
@@ -44,8 +69,11 @@ struct Layer {
 pub struct StateLayers {
     versions: VecDeque<Layer>,
     nodes: HashMap<NodeKey, Node>,
-    /// Each position's value records, oldest version first.
-    values: HashMap<Hash, Vec<(u64, Option<StateValue>)>>,
+    /// Each position's newest value record among the versions held: the
+    /// version that wrote it and the value (`None`: deleted). Reads at the
+    /// newest versions, nearly all of them, stop here; one at an older
+    /// version than the newest write searches the versions' own lists.
+    values: HashMap<Hash, (u64, Option<StateValue>)>,
     bytes: usize,
 }
 
@@ -61,9 +89,14 @@ impl StateLayers {
             .newest()
             .is_none_or(|newest| writes.version == newest + 1));
         let bytes = Self::estimate(&writes);
+        let values_sorted = writes.values.is_sorted_by(|a, b| a.0 < b.0);
         self.index(&writes);
         self.bytes += bytes;
-        self.versions.push_back(Layer { writes, bytes });
+        self.versions.push_back(Layer {
+            writes,
+            bytes,
+            values_sorted,
+        });
     }
 
     /// The bytes a version's writes are estimated to hold once pushed
@@ -98,11 +131,10 @@ impl StateLayers {
                 }
             },
             || {
+                // Versions are indexed oldest first: a newer write replaces.
+                values.reserve(writes.values.len());
                 for (position, value) in &writes.values {
-                    values
-                        .entry(*position)
-                        .or_default()
-                        .push((writes.version, value.clone()));
+                    values.insert(*position, (writes.version, value.clone()));
                 }
             },
         );
@@ -153,11 +185,14 @@ impl StateLayers {
                 self.nodes.remove(key);
             }
             for (position, _) in &layer.writes.values {
-                if let Some(list) = self.values.get_mut(position) {
-                    list.retain(|(written, _)| *written > version);
-                    if list.is_empty() {
-                        self.values.remove(position);
-                    }
+                // A newest write among the dropped versions: no version
+                // kept wrote the position since, so reads go to the store.
+                if self
+                    .values
+                    .get(position)
+                    .is_some_and(|(written, _)| *written <= version)
+                {
+                    self.values.remove(position);
                 }
             }
         }
@@ -218,8 +253,20 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for LayeredReader<'_, R> {
     }
 
     fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
-        if let Some(list) = self.layers.values.get(position) {
-            if let Some((_, value)) = list.iter().rev().find(|(written, _)| *written <= version) {
+        if let Some((written, value)) = self.layers.values.get(position) {
+            if *written <= version {
+                return Ok(value.as_ref().map(StateValue::to_bytes));
+            }
+            // Written again after `version`: the newest write at or before
+            // it, if a version held wrote one, is in that version's list.
+            let older = self
+                .layers
+                .versions
+                .iter()
+                .rev()
+                .filter(|layer| layer.writes.version <= version)
+                .find_map(|layer| layer.value_of(position));
+            if let Some(value) = older {
                 return Ok(value.as_ref().map(StateValue::to_bytes));
             }
         }
@@ -304,5 +351,55 @@ mod tests {
             }
         }
         assert!(layers.len() <= 12);
+    }
+
+    /// Reads at older versions held find each version's own write, whether
+    /// its list is sorted (a binary search) or not (a scan), and fall
+    /// through to the store where no version held wrote the position.
+    #[test]
+    fn older_versions_read_their_own_writes_sorted_or_not() {
+        let value = |n: u8| Some(StateValue::from_slice(&[n]));
+        let mut sorted = vec![(position(1), value(1)), (position(2), value(2))];
+        sorted.sort_by_key(|(position, _)| *position);
+        let mut unsorted = vec![(position(3), None), (position(1), value(11))];
+        unsorted.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
+        let writes = |version: u64, values: Vec<(Hash, Option<StateValue>)>| {
+            Arc::new(StateTreeWrites {
+                version,
+                values,
+                ..StateTreeWrites::default()
+            })
+        };
+        let mut store = MemoryStateTree::new();
+        let mut base = vec![StateUpdate {
+            position: position(3),
+            value: value(30),
+        }];
+        base.sort_by_key(|update| update.position);
+        store.update(0, &base).expect("memory");
+        let mut layers = StateLayers::new();
+        layers.push(writes(1, sorted));
+        layers.push(writes(2, unsorted));
+        layers.push(writes(3, vec![(position(2), value(22))]));
+        let reader = layers.reader(&store);
+        let read = |n: u8, at: u64| reader.value_at(&position(n), at).expect("read");
+        let bytes = |n: u8| Some(Bytes::copy_from_slice(&[n]));
+        assert_eq!(read(1, 1), bytes(1));
+        assert_eq!(read(1, 2), bytes(11));
+        assert_eq!(read(1, 3), bytes(11));
+        assert_eq!(read(2, 1), bytes(2));
+        assert_eq!(read(2, 2), bytes(2));
+        assert_eq!(read(2, 3), bytes(22));
+        assert_eq!(read(3, 1), bytes(30), "from the store");
+        assert_eq!(read(3, 2), None, "deleted at 2");
+        assert_eq!(read(3, 3), None);
+        layers.drop_through(2);
+        let reader = layers.reader(&store);
+        assert_eq!(reader.value_at(&position(2), 3).expect("read"), bytes(22));
+        assert_eq!(
+            reader.value_at(&position(1), 3).expect("read"),
+            None,
+            "dropped: the store (which this test did not checkpoint) has none"
+        );
     }
 }

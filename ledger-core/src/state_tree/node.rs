@@ -232,12 +232,17 @@ impl Eq for InternalNode {}
 impl InternalNode {
     /// A node from its expanded slots.
     pub fn from_slots(slots: &Slots) -> Self {
-        InternalNode {
-            entries: slots
+        // Sized once: collecting from the filter would grow the list 4, 8,
+        // 16, copying it each time.
+        let mut entries = Vec::with_capacity(slots.iter().flatten().count());
+        entries.extend(
+            slots
                 .iter()
                 .enumerate()
-                .filter_map(|(slot, child)| child.map(|child| (slot as u8, child)))
-                .collect(),
+                .filter_map(|(slot, child)| child.map(|child| (slot as u8, child))),
+        );
+        InternalNode {
+            entries,
             quarters: OnceLock::new(),
         }
     }

@@ -274,7 +274,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
     Ok(finish_internal(
         context,
         path,
-        children,
+        &children,
         Some((&node, changed)),
         out,
     ))
@@ -287,7 +287,7 @@ fn update_internal<R: StateTreeReader + ?Sized>(
 fn finish_internal<R: StateTreeReader + ?Sized>(
     context: &Context<'_, R>,
     path: NibblePath,
-    children: Slots,
+    children: &Slots,
     previous: Option<(&InternalNode, u16)>,
     out: &mut StateTreeWrites,
 ) -> Option<Child> {
@@ -298,7 +298,7 @@ fn finish_internal<R: StateTreeReader + ?Sized>(
         (None, _) => None,
         (Some(only @ Child::Leaf { .. }), None) => Some(only),
         _ => {
-            let (node, hash) = InternalNode::with_changes(&children, previous);
+            let (node, hash) = InternalNode::with_changes(children, previous);
             out.nodes.push((
                 NodeKey {
                     version: context.version,
@@ -412,7 +412,7 @@ fn build<R: StateTreeReader + ?Sized>(
             }
         }
     }
-    Ok(finish_internal(context, path, children, None, out))
+    Ok(finish_internal(context, path, &children, None, out))
 }
 
 /// Splits a slice sorted by position into its runs of equal nibble.
