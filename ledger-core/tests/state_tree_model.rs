@@ -182,6 +182,8 @@ fn same_writes_on_one_and_two_threads() {
             let tree = MemoryStateTree::new();
             let mut writes =
                 ledger_core::state_tree::apply_updates(&tree, None, 0, &updates).unwrap();
+            // The layers read a version's values by binary search.
+            assert!(writes.values.is_sorted_by(|a, b| a.0 < b.0));
             writes.nodes.sort_by_key(|(key, _)| *key);
             writes
         })
