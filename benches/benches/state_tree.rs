@@ -19,9 +19,12 @@
 //! the engine, reads go to the layers first, then to the node cache, which
 //! receives each checkpoint's nodes once it is committed.
 //! `ledger_checkpoint_background_32x10k` is the same with the checkpoint on
-//! a thread of its own while the next versions are computed, as the
-//! engine's checkpointer runs (one in flight at a time; the versions held
-//! bounded by the engine's default memory budget).
+//! a thread of its own while the next versions are computed, like the
+//! engine's checkpointer: one in flight at a time, started at 32 versions
+//! held (the engine also starts one after 2 s or at a quarter of its memory
+//! budget), the versions held bounded by the engine's default budget. It
+//! runs on the store the sequential cycle grew, and a sample's timer does
+//! not wait for the checkpoint in flight (its cost falls in the next one).
 //!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 //!
@@ -352,8 +355,8 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                 start.elapsed()
             })
         });
-        // The same, with the checkpoint on a thread of its own, as the
-        // engine's checkpointer runs it: one checkpoint in flight at a
+        // The same, with the checkpoint on a thread of its own, like the
+        // engine's checkpointer: one checkpoint in flight at a
         // time, started once `cycle` versions are held and none is in
         // flight (so a slow one covers more versions), the versions it
         // covers dropped once it is committed; applying waits only while

@@ -132,7 +132,8 @@ impl StateLayers {
             },
             || {
                 // Versions are indexed oldest first: a newer write replaces.
-                values.reserve(writes.values.len());
+                // (No `reserve`: most writes replace an entry, and reserving
+                // for all of them would double the map for nothing.)
                 for (position, value) in &writes.values {
                     values.insert(*position, (writes.version, value.clone()));
                 }
