@@ -334,16 +334,13 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                 for _ in 0..iterations * cycle {
                     let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
                     let next = layered_version + 1;
-                    let stored = StoredStateTree::new(&checkpointed);
-                    let cached = checkpoint_cache.reader(&stored);
-                    let writes = apply_updates(
-                        &layers.reader(&cached),
-                        Some(layered_version),
-                        next,
+                    hold_next_version(
+                        &mut layers,
+                        &checkpointed,
+                        &checkpoint_cache,
+                        layered_version,
                         updates,
-                    )
-                    .expect("update");
-                    layers.push(Arc::new(writes));
+                    );
                     if layers.len() as u64 >= cycle {
                         let versions = layers.through(next);
                         write_checkpoint(&checkpointed, &checkpoint_cache, checkpoint, &versions);
@@ -412,16 +409,13 @@ fn state_tree_on_rocks(c: &mut Criterion) {
                         }
                         let updates = &batches[(layered_version % ROCKS_BATCHES) as usize];
                         let next = layered_version + 1;
-                        let stored = StoredStateTree::new(&checkpointed);
-                        let cached = checkpoint_cache.reader(&stored);
-                        let writes = apply_updates(
-                            &layers.reader(&cached),
-                            Some(layered_version),
-                            next,
+                        hold_next_version(
+                            &mut layers,
+                            &checkpointed,
+                            &checkpoint_cache,
+                            layered_version,
                             updates,
-                        )
-                        .expect("update");
-                        layers.push(Arc::new(writes));
+                        );
                         if !in_flight && layers.len() as u64 >= cycle {
                             jobs.send((checkpoint, layers.through(next)))
                                 .expect("checkpoint thread");
@@ -490,6 +484,23 @@ fn state_tree_on_rocks(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+/// Computes the version after `version` from `updates`, reading through
+/// `layers`, then `cache`, then `store` (as the engine reads), and holds it
+/// in `layers`.
+fn hold_next_version(
+    layers: &mut StateLayers,
+    store: &RocksStore,
+    cache: &NodeCache,
+    version: u64,
+    updates: &[StateUpdate],
+) {
+    let stored = StoredStateTree::new(store);
+    let cached = cache.reader(&stored);
+    let writes = apply_updates(&layers.reader(&cached), Some(version), version + 1, updates)
+        .expect("update");
+    layers.push(Arc::new(writes));
 }
 
 /// Merges `versions` (oldest first) over the checkpoint at `base`, commits

@@ -197,13 +197,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         // transfers). Not in rayon's pool: a `join` from outside the pool
         // would move execution into it, behind the next block's
         // verification.
+        let pack = || pack_block(&block.encode());
         let (executed, stored_block) = std::thread::scope(|scope| {
             // A small block is packed here: a thread costs more.
             let packing = (block.encoded_len() >= PACK_ON_THREAD_BYTES)
                 .then(|| {
                     std::thread::Builder::new()
                         .name("ledger-pack".into())
-                        .spawn_scoped(scope, || pack_block(&block.encode()))
+                        .spawn_scoped(scope, pack)
                         .ok()
                 })
                 .flatten();
@@ -217,7 +218,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
             // the work to this one.
             let stored_block = packing
                 .and_then(|packing| packing.join().ok())
-                .unwrap_or_else(|| pack_block(&block.encode()));
+                .unwrap_or_else(pack);
             (executed, stored_block)
         });
         let executed = executed?;

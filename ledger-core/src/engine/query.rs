@@ -240,8 +240,7 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         let (leaves, block) = self
             .block_leaves(location.height)?
             .ok_or_else(|| corrupt(Column::TxIndex, id.as_bytes(), "its block is missing"))?;
-        let block = &block;
-        let transaction = transaction_span(block, location.index)
+        let transaction = transaction_span(&block, location.index)
             .and_then(|span| block.get(span))
             .and_then(|bytes| Transaction::decode(&block.slice_ref(bytes)).ok())
             .filter(|transaction| transaction.id() == *id)
