@@ -26,6 +26,11 @@
 //! runs on the store the sequential cycle grew, and a sample's timer does
 //! not wait for the checkpoint in flight (its cost falls in the next one).
 //!
+//! `ledger_prove_1k` proves 1,000 keys at the stored version through the
+//! node cache, reading each leaf's value record by key;
+//! `ledger_prove_1k_values_searched` does the same with the value found
+//! by a seek among the position's records, as proofs read it before.
+//!
 //! Set `LEDGER_BENCH_STATE_KEYS=100000` to skip the 1M-key trees.
 //!
 //! Both trees allocate through mimalloc, tuned as the project's binaries
@@ -40,8 +45,8 @@ use jmt::mock::MockTreeStore;
 use jmt::{KeyHash, Sha256Jmt};
 use ledger_core::state_tree::{
     add_delta_to_batch, add_writes_to_batch, application_position, apply_updates, merge_versions,
-    verify_state_proof, MemoryStateTree, NodeCache, StateLayers, StateTreeWrites, StateUpdate,
-    StoredStateTree,
+    prove, verify_state_proof, MemoryStateTree, Node, NodeCache, NodeKey, StateLayers,
+    StateTreeError, StateTreeReader, StateTreeWrites, StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, Store, StoreRead, WriteBatch};
 use ledger_core::Hash;
@@ -445,6 +450,35 @@ fn state_tree_on_rocks(c: &mut Criterion) {
             })
         });
 
+        // Proofs at the stored version, through the node cache: each leaf's
+        // value record read by its key (as `prove` reads it) or found by the
+        // search among the position's records that `value_at` does (the
+        // default `value_record`), in the same run.
+        let probes: Vec<Hash> = keys
+            .iter()
+            .step_by(keys.len() / PROOF_PROBES)
+            .copied()
+            .collect();
+        group.throughput(Throughput::Elements(probes.len() as u64));
+        let stored = StoredStateTree::new(&store);
+        let cached = cache.reader(&stored);
+        group.bench_function("ledger_prove_1k", |b| {
+            b.iter(|| {
+                for probe in &probes {
+                    prove(&cached, version, probe).expect("prove");
+                }
+            })
+        });
+        let searched = SearchedValues(&cached);
+        group.bench_function("ledger_prove_1k_values_searched", |b| {
+            b.iter(|| {
+                for probe in &probes {
+                    prove(&searched, version, probe).expect("prove");
+                }
+            })
+        });
+        group.throughput(Throughput::Elements(BATCH_UPDATES as u64));
+
         // jmt on the same store engine.
         let jmt_store = RocksStore::open(dir.path().join("jmt")).expect("open");
         let reader = JmtOnRocks { store: &jmt_store };
@@ -483,6 +517,24 @@ fn state_tree_on_rocks(c: &mut Criterion) {
             })
         });
         group.finish();
+    }
+}
+
+/// Proofs per sample of the proof benches on RocksDB.
+const PROOF_PROBES: usize = 1_000;
+
+/// A reader that finds a leaf's value record by searching the position's
+/// records (`value_at`, a RocksDB seek) instead of reading it by key: what
+/// proofs did before `value_record`.
+struct SearchedValues<'a, R>(&'a R);
+
+impl<R: StateTreeReader> StateTreeReader for SearchedValues<'_, R> {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        self.0.node(key)
+    }
+
+    fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        self.0.value_at(position, version)
     }
 }
 

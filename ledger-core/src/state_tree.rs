@@ -160,6 +160,19 @@ pub trait StateTreeReader: Sync {
         position: &Hash,
         version: u64,
     ) -> Result<Option<bytes::Bytes>, StateTreeError>;
+
+    /// The value record of `position` written at exactly `version` (the
+    /// version a leaf names): `None` if there is none or it is a deletion.
+    /// A reader that can fetch a record by its key does so (a point read);
+    /// the default searches with [`StateTreeReader::value_at`], which
+    /// finds the same record in a consistent tree.
+    fn value_record(
+        &self,
+        position: &Hash,
+        version: u64,
+    ) -> Result<Option<bytes::Bytes>, StateTreeError> {
+        self.value_at(position, version)
+    }
 }
 
 /// The root hash of a set of (position, value hash) pairs computed from

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use ledger_core::state_tree::{
-    application_position, root_from_pairs, value_hash, verify_state_proof, MemoryStateTree,
-    StateProof, StateTreeError, StateUpdate,
+    add_writes_to_batch, application_position, apply_updates, leaf_key, prove, root_from_pairs,
+    value_hash, verify_state_proof, MemoryStateTree, StateProof, StateTreeError, StateTreeReader,
+    StateUpdate, StoredStateTree,
 };
+use ledger_core::store::{Column, Durability, MemStore, Store, WriteBatch};
 use ledger_core::Hash;
 use proptest::prelude::*;
 
@@ -132,6 +134,99 @@ proptest! {
         prop_assert_eq!(root_halves, root_inserts);
         prop_assert_eq!(root_whole, root_inserts);
     }
+}
+
+/// Writes each batch as a version of a tree in a store, as the engine's
+/// checkpoints do; returns the store.
+fn stored_versions(batches: &[Vec<StateUpdate>]) -> Result<MemStore, TestCaseError> {
+    let store = MemStore::new();
+    for (version, updates) in batches.iter().enumerate() {
+        let writes = {
+            let stored = StoredStateTree::new(&store);
+            apply_updates(
+                &stored,
+                version.checked_sub(1).map(|v| v as u64),
+                version as u64,
+                updates,
+            )?
+        };
+        let mut batch = WriteBatch::new();
+        add_writes_to_batch(&writes, &mut batch);
+        store
+            .commit(batch, Durability::Synced)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+    Ok(store)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Proofs from a tree in a store, whose leaves' values are read by key,
+    /// give the model's values (present, updated, deleted or never
+    /// written) and the search among a position's records gives the same,
+    /// at every version.
+    #[test]
+    fn stored_proofs_read_what_the_model_holds(batches in prop::collection::vec(arb_batch(), 1..10)) {
+        let updates: Vec<Vec<StateUpdate>> = batches.iter().map(|batch| to_updates(batch)).collect();
+        let store = stored_versions(&updates)?;
+        let stored = StoredStateTree::new(&store);
+        let mut model = Model::new();
+        for (version, updates) in updates.iter().enumerate() {
+            apply_model(&mut model, updates);
+            let root = model_root(&model);
+            for key in (0u16..300).chain(1000..1010) {
+                let position = application_position(&key.to_le_bytes());
+                let (proved, proof) = prove(&stored, version as u64, &position)?;
+                prop_assert_eq!(proved.as_ref(), model.get(&position), "version {} key {}", version, key);
+                verify_state_proof(&root, &position, proved.as_deref(), &proof)?;
+                let searched = stored.value_at(&position, version as u64)?;
+                prop_assert_eq!(&searched, &proved, "version {} key {}", version, key);
+            }
+        }
+    }
+}
+
+/// A stored value record that does not match its leaf, or that is missing,
+/// is an error of the proof, never a value served as right.
+#[test]
+fn proofs_over_a_damaged_or_missing_record_are_errors() {
+    let position = |key: u16| application_position(&key.to_le_bytes());
+    let mut updates: Vec<StateUpdate> = (0u16..50)
+        .map(|key| StateUpdate {
+            position: position(key),
+            value: Some(Bytes::from(vec![key as u8; 3]).into()),
+        })
+        .collect();
+    updates.sort_by_key(|update| update.position);
+    let store = stored_versions(&[updates]).expect("store");
+    let stored = StoredStateTree::new(&store);
+    let read = |key: u16| prove(&stored, 0, &position(key)).map(|(value, _)| value);
+    assert_eq!(read(7).expect("read"), Some(Bytes::from(vec![7u8; 3])));
+    // Rewritten: present, but not the value its leaf hashes.
+    let mut batch = WriteBatch::new();
+    batch.put(
+        Column::StateValues,
+        leaf_key(&position(7), 0).to_vec(),
+        vec![1u8, 9, 9, 9],
+    );
+    store.commit(batch, Durability::Synced).expect("commit");
+    let damaged = read(7);
+    assert!(
+        matches!(damaged, Err(StateTreeError::Corrupt { .. })),
+        "{damaged:?}"
+    );
+    // Deleted: the leaf names a record the store does not hold.
+    let mut batch = WriteBatch::new();
+    batch.delete(Column::StateValues, leaf_key(&position(8), 0).to_vec());
+    store.commit(batch, Durability::Synced).expect("commit");
+    let missing = read(8);
+    assert!(
+        matches!(missing, Err(StateTreeError::MissingNode { .. })),
+        "{missing:?}"
+    );
+    // The others still read.
+    assert_eq!(read(9).expect("read"), Some(Bytes::from(vec![9u8; 3])));
 }
 
 #[test]

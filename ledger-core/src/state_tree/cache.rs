@@ -116,6 +116,14 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for CachedReader<'_, R> {
     ) -> Result<Option<bytes::Bytes>, StateTreeError> {
         self.inner.value_at(position, version)
     }
+
+    fn value_record(
+        &self,
+        position: &Hash,
+        version: u64,
+    ) -> Result<Option<bytes::Bytes>, StateTreeError> {
+        self.inner.value_record(position, version)
+    }
 }
 
 #[cfg(test)]

@@ -204,6 +204,15 @@ impl StateLayers {
         self.versions.back().map(|layer| layer.writes.version)
     }
 
+    /// The version held that is `version`, if held.
+    fn layer(&self, version: u64) -> Option<&Layer> {
+        let oldest = self.versions.front()?.writes.version;
+        let index = usize::try_from(version.checked_sub(oldest)?).ok()?;
+        self.versions
+            .get(index)
+            .filter(|layer| layer.writes.version == version)
+    }
+
     /// Number of versions held.
     pub fn len(&self) -> usize {
         self.versions.len()
@@ -272,6 +281,18 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for LayeredReader<'_, R> {
             }
         }
         self.inner.value_at(position, version)
+    }
+
+    /// A version held answers from its own list (`None` if it wrote no
+    /// record of the position); an older one reads the store's record by
+    /// key.
+    fn value_record(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        match self.layers.layer(version) {
+            Some(layer) => Ok(layer
+                .value_of(position)
+                .and_then(|value| value.as_ref().map(StateValue::to_bytes))),
+            None => self.inner.value_record(position, version),
+        }
     }
 }
 
@@ -392,6 +413,10 @@ mod tests {
         assert_eq!(read(2, 2), bytes(2));
         assert_eq!(read(2, 3), bytes(22));
         assert_eq!(read(3, 1), bytes(30), "from the store");
+        let record = |n: u8, at: u64| reader.value_record(&position(n), at).expect("read");
+        assert_eq!(record(1, 2), bytes(11), "version 2's own record");
+        assert_eq!(record(2, 2), None, "version 2 wrote none of position 2");
+        assert_eq!(record(3, 0), bytes(30), "a stored version's record");
         assert_eq!(read(3, 2), None, "deleted at 2");
         assert_eq!(read(3, 3), None);
         layers.drop_through(2);

@@ -105,12 +105,11 @@ fn leaf_terminal<R: StateTreeReader + ?Sized>(
             detail: "leaf terminal is not a leaf".into(),
         });
     };
-    let value =
-        reader
-            .value_at(&leaf_position, version)?
-            .ok_or_else(|| StateTreeError::MissingNode {
-                key: format!("value {leaf_position:?}@{version}"),
-            })?;
+    let value = reader
+        .value_record(&leaf_position, version)?
+        .ok_or_else(|| StateTreeError::MissingNode {
+            key: format!("value {leaf_position:?}@{version}"),
+        })?;
     let value_hash = value_hash(&value);
     if leaf_hash(&leaf_position, &value_hash) != hash {
         return Err(StateTreeError::Corrupt {

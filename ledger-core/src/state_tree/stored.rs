@@ -53,13 +53,28 @@ impl<S: StoreRead + ?Sized> StateTreeReader for StoredStateTree<'_, S> {
         let Some((_, record)) = found else {
             return Ok(None);
         };
-        match record.first() {
-            Some(&VALUE_PRESENT) => Ok(Some(record.slice(1..))),
-            Some(&VALUE_DELETED) if record.len() == 1 => Ok(None),
-            _ => Err(StateTreeError::Corrupt {
-                detail: format!("state value record of {position:?} is malformed"),
-            }),
+        decode_value_record(position, record)
+    }
+
+    fn value_record(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        match self
+            .store
+            .get(Column::StateValues, &leaf_key(position, version))?
+        {
+            None => Ok(None),
+            Some(record) => decode_value_record(position, record),
         }
+    }
+}
+
+/// A value record's value (`None`: a deletion); see [`encode_value_record`].
+fn decode_value_record(position: &Hash, record: Bytes) -> Result<Option<Bytes>, StateTreeError> {
+    match record.first() {
+        Some(&VALUE_PRESENT) => Ok(Some(record.slice(1..))),
+        Some(&VALUE_DELETED) if record.len() == 1 => Ok(None),
+        _ => Err(StateTreeError::Corrupt {
+            detail: format!("state value record of {position:?} is malformed"),
+        }),
     }
 }
 

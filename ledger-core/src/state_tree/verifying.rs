@@ -89,4 +89,8 @@ impl<R: StateTreeReader + ?Sized> StateTreeReader for CheckedNodesRawValues<'_, 
     fn value_at(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
         self.0.inner.value_at(position, version)
     }
+
+    fn value_record(&self, position: &Hash, version: u64) -> Result<Option<Bytes>, StateTreeError> {
+        self.0.inner.value_record(position, version)
+    }
 }
