@@ -110,10 +110,14 @@ struct Options {
     #[arg(long)]
     checkpoint_ms: Option<u64>,
     /// Memory budget of the state versions not yet checkpointed, in MiB
-    /// (default: the engine's, 1024); a quarter of it starts a checkpoint,
-    /// all of it holds the next block back until one ends.
+    /// (default: the engine's, 1024); all of it holds the next block back
+    /// until a checkpoint ends.
     #[arg(long)]
     state_memory_mib: Option<usize>,
+    /// State versions held in memory, in MiB, that start a checkpoint
+    /// (default: the engine's, a quarter of the memory budget).
+    #[arg(long)]
+    checkpoint_mib: Option<usize>,
     /// After the run, drop the ledger without a final state checkpoint (as
     /// a crash leaves the store: blocks up to the head, state up to the last
     /// checkpoint), reopen it from the same directory and report how long
@@ -169,6 +173,9 @@ fn bench_config(options: &Options) -> LedgerConfig {
     }
     if let Some(mib) = options.state_memory_mib {
         config.state_memory_bytes = mib.saturating_mul(1 << 20);
+    }
+    if let Some(mib) = options.checkpoint_mib {
+        config.checkpoint_memory_bytes = Some(mib.saturating_mul(1 << 20));
     }
     config
 }

@@ -185,6 +185,39 @@ proptest! {
     }
 }
 
+/// Each trigger alone starts a checkpoint: blocks held, time since the
+/// oldest, bytes held; with none reached there is none. (A checkpoint
+/// started finishes when the ledger is dropped, with no final checkpoint,
+/// so reopening the store tells whether one was started.)
+#[test]
+fn each_trigger_alone_starts_a_checkpoint() {
+    let checkpoint_after_three_blocks = |tune: fn(&mut LedgerConfig)| {
+        let mut config = config();
+        config.checkpoint_blocks = u64::MAX;
+        config.checkpoint_interval = Duration::MAX;
+        config.checkpoint_memory_bytes = Some(usize::MAX);
+        tune(&mut config);
+        let store = MemStore::new();
+        let mut ledger = Ledger::open(store.clone(), app(), config.clone()).unwrap();
+        for block in &chain()[..3] {
+            let verified = ledger.verify_block(block.clone()).unwrap();
+            ledger.apply_block(verified).unwrap();
+        }
+        drop(ledger);
+        let reopened = Ledger::open(store, app(), config).unwrap();
+        assert_eq!(reopened.applied_head(), Some(chain()[2].header()));
+        reopened.heights().state_checkpoint
+    };
+    assert_eq!(checkpoint_after_three_blocks(|_| {}), None, "no trigger");
+    let by_blocks = checkpoint_after_three_blocks(|config| config.checkpoint_blocks = 2);
+    assert!(by_blocks.is_some(), "two blocks held");
+    let by_time =
+        checkpoint_after_three_blocks(|config| config.checkpoint_interval = Duration::ZERO);
+    assert!(by_time.is_some(), "held for no time");
+    let by_bytes = checkpoint_after_three_blocks(|config| config.checkpoint_memory_bytes = Some(1));
+    assert!(by_bytes.is_some(), "one byte held");
+}
+
 #[test]
 fn a_failed_checkpoint_poisons_the_ledger_and_reopening_recovers() {
     let mut config = config();

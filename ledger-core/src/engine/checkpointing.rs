@@ -3,8 +3,10 @@
 //! After each applied block the engine starts a state checkpoint (on the
 //! checkpoint thread, `state_checkpoint`) of every *durable* version in
 //! memory once [`LedgerConfig::checkpoint_blocks`] blocks,
-//! [`LedgerConfig::checkpoint_interval`] or a quarter of
-//! [`LedgerConfig::state_memory_bytes`] is reached, one at a time. Before
+//! [`LedgerConfig::checkpoint_interval`] or
+//! [`LedgerConfig::checkpoint_memory_bytes`] (by default a quarter of
+//! [`LedgerConfig::state_memory_bytes`]) is reached, whichever comes first,
+//! one at a time. Before
 //! each block it collects a finished checkpoint (dropping the versions it
 //! covers from memory) and, while the versions in memory hold the whole
 //! budget, waits for checkpoints instead of growing; before holding a new
@@ -17,6 +19,7 @@
 //!
 //! [`LedgerConfig::checkpoint_blocks`]: super::LedgerConfig::checkpoint_blocks
 //! [`LedgerConfig::checkpoint_interval`]: super::LedgerConfig::checkpoint_interval
+//! [`LedgerConfig::checkpoint_memory_bytes`]: super::LedgerConfig::checkpoint_memory_bytes
 //! [`LedgerConfig::state_memory_bytes`]: super::LedgerConfig::state_memory_bytes
 
 use std::sync::Arc;
@@ -107,7 +110,14 @@ impl<S: Store, M: StateMachine> Ledger<S, M> {
         held > 0
             && (held >= self.config.checkpoint_blocks.max(1)
                 || self.layers_since.elapsed() >= self.config.checkpoint_interval
-                || self.layers.bytes() >= self.config.state_memory_bytes / 4)
+                || self.layers.bytes() >= self.checkpoint_memory_bytes())
+    }
+
+    /// The bytes held in memory that start a checkpoint.
+    fn checkpoint_memory_bytes(&self) -> usize {
+        self.config
+            .checkpoint_memory_bytes
+            .unwrap_or(self.config.state_memory_bytes / 4)
     }
 
     /// Writes a state checkpoint of every applied block now (making them

@@ -147,7 +147,11 @@ pub struct LedgerConfig {
     pub checkpoint_blocks: u64,
     /// ... or once the oldest block held in memory is this old.
     pub checkpoint_interval: std::time::Duration,
-    /// ... or once the blocks held in memory hold a quarter of this many
+    /// ... or once the blocks held in memory hold this many bytes
+    /// (estimated, as [`CheckpointReport::memory_bytes`] reports them);
+    /// `None`: a quarter of [`LedgerConfig::state_memory_bytes`].
+    pub checkpoint_memory_bytes: Option<usize>,
+    /// The memory budget of the blocks' state versions held in memory, in
     /// bytes (estimated). Before holding a block's version, applying (and
     /// the replay at open) waits for checkpoints until it fits beside the
     /// versions held: they never hold more than this, however slow the
@@ -175,6 +179,7 @@ impl LedgerConfig {
             block_cache_bytes: DEFAULT_BLOCK_CACHE_BYTES,
             checkpoint_blocks: DEFAULT_CHECKPOINT_BLOCKS,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            checkpoint_memory_bytes: None,
             state_memory_bytes: DEFAULT_STATE_MEMORY_BYTES,
             keep_every_version: false,
         }
