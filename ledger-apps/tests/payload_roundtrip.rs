@@ -25,8 +25,10 @@ use ledger_apps::notary::{self, Anchor};
 use ledger_apps::provenance::{self, CustodyStep, Need, Shipment, MAX_TEXT_BYTES};
 use ledger_apps::transfers::{self, MAX_MEMO_BYTES, MIN_MEMO_BYTES};
 use ledger_apps::EncodeError;
+use ledger_core::testing::test_seed;
 use ledger_core::{Hash, PublicKey};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 // ---------------------------------------------------------------- generators
 
@@ -313,6 +315,8 @@ fn provenance_verdict(operation: &provenance::Operation) -> Result<usize, Encode
 // --------------------------------------------------------------- properties
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+
     #[test]
     fn transfers_values_roundtrip_or_are_refused(operation in transfers_operation()) {
         match (operation.encode(), transfers_verdict(&operation)) {
@@ -833,6 +837,8 @@ fn issuer() -> impl Strategy<Value = claims::Issuer> {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+
     #[test]
     fn claims_values_roundtrip_or_are_refused(operation in claims_operation()) {
         match (operation.encode(), claims_verdict(&operation)) {

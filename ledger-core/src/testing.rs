@@ -347,6 +347,44 @@ pub fn sign(key: &SigningKey, chain_id: u64, nonce: u64, ops: &[Op]) -> Transact
     Transaction::sign(key, chain_id, nonce, encode(ops)).expect("script fits a payload")
 }
 
+/// The environment variable that fixes a randomised test's seed (the one
+/// proptest reads too).
+pub const SEED_VARIABLE: &str = "PROPTEST_RNG_SEED";
+
+/// The seed of a randomised test, printed so that a failure can be run
+/// again: `PROPTEST_RNG_SEED` if it is set, else a fresh random one.
+///
+/// The line goes to stderr, which the test harness shows only for a test
+/// that failed (`cargo test` and `cargo nextest` both capture it). Pass
+/// the seed to proptest as `RngSeed::Fixed(seed)`: the run with the same
+/// seed generates the same cases in the same order, so the failing one
+/// comes back and shrinks the same way.
+pub fn test_seed(test: &str) -> u64 {
+    let seed = seed_from(std::env::var(SEED_VARIABLE).ok().as_deref(), test);
+    eprintln!("{test}: seed {seed} (run again with {SEED_VARIABLE}={seed})");
+    seed
+}
+
+/// The seed `variable` names, or a fresh random one without it.
+fn seed_from(variable: Option<&str>, test: &str) -> u64 {
+    match variable {
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(seed) => seed,
+            // A test run that asked for a seed and got another would
+            // silently test something else.
+            Err(error) => panic!("{SEED_VARIABLE}={text:?} is not a u64 seed: {error}"),
+        },
+        None => {
+            use std::hash::{BuildHasher, Hasher};
+            // `RandomState` is seeded by the OS for every process (and
+            // differs for each one made).
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write(test.as_bytes());
+            hasher.finish()
+        }
+    }
+}
+
 /// A decoder of stored bytes that says whether it accepted them.
 pub type RecordDecoder = fn(&[u8]) -> bool;
 
@@ -407,5 +445,42 @@ mod tests {
         ];
         assert_eq!(decode(&encode(&ops)), Some(ops));
         assert_eq!(decode(&[0xee]), None);
+    }
+
+    #[test]
+    fn a_named_seed_is_used_and_a_missing_one_is_fresh() {
+        assert_eq!(seed_from(Some("42"), "t"), 42);
+        assert_eq!(seed_from(Some(" 7\n"), "t"), 7);
+        assert_ne!(seed_from(None, "t"), seed_from(None, "t"));
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a u64 seed")]
+    fn a_seed_that_is_not_a_number_stops_the_test() {
+        seed_from(Some("forty-two"), "t");
+    }
+
+    /// What printing the seed relies on: proptest given the same fixed
+    /// seed generates the same cases.
+    #[test]
+    fn the_same_seed_generates_the_same_cases() {
+        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::test_runner::{Config, RngSeed, TestRunner};
+        let cases = |seed| {
+            let mut runner = TestRunner::new(Config {
+                rng_seed: RngSeed::Fixed(seed),
+                ..Config::default()
+            });
+            (0..8)
+                .map(|_| {
+                    proptest::collection::vec(proptest::num::u64::ANY, 0..9)
+                        .new_tree(&mut runner)
+                        .map(|tree| tree.current())
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .expect("generating")
+        };
+        assert_eq!(cases(5), cases(5));
+        assert_ne!(cases(5), cases(6));
     }
 }

@@ -39,8 +39,10 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ledger_core::checkpoint::{Checkpoint, Note, Policy, SignatureType, SignerKey, VerifierKey};
+use ledger_core::testing::test_seed;
 use ledger_core::{key_id, verify_checkpoint};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use signed_note::{
     Note as TheirNote, Signer as _, StandardSigner, StandardVerifier, Verifier as _, VerifierList,
 };
@@ -347,7 +349,7 @@ fn note_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(ProptestConfig { cases: 2_000, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
 
     /// On bodies made of edge pieces, both parsers agree on the verdict
     /// and, when they accept, on the fields.

@@ -11,8 +11,10 @@
 )]
 
 use ledger_core::checkpoint::{Checkpoint, Note, Policy, SignatureType, SignerKey, VerifierKey};
+use ledger_core::testing::test_seed;
 use ledger_core::verify_checkpoint;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 const ORIGIN: &str = "fuzz.example/log";
 
@@ -127,7 +129,7 @@ fn token() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3_000))]
+    #![proptest_config(ProptestConfig { cases: 3_000, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -15,8 +15,10 @@
 use ledger_core::merkle::{
     merkle_root, verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof,
 };
+use ledger_core::testing::test_seed;
 use ledger_core::Hash;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 const LEAF: &str = "ledger-core v1 merkle leaf";
 const NODE: &str = "ledger-core v1 merkle node";
@@ -90,7 +92,7 @@ fn arb_leaves() -> impl Strategy<Value = Vec<Hash>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
 
     #[test]
     fn roots_and_proofs_match_reference(leaves in arb_leaves(), pick in any::<u64>()) {

@@ -14,8 +14,10 @@ use ledger_core::state_tree::{
     StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, MemStore, Store, WriteBatch};
+use ledger_core::testing::test_seed;
 use ledger_core::Hash;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 type Model = BTreeMap<Hash, Bytes>;
 
@@ -84,7 +86,7 @@ fn check_version(tree: &MemoryStateTree, version: u64, model: &Model) -> Result<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig { cases: 64, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
 
     #[test]
     fn tree_matches_model_across_versions(batches in prop::collection::vec(arb_batch(), 1..12)) {
@@ -160,7 +162,7 @@ fn stored_versions(batches: &[Vec<StateUpdate>]) -> Result<MemStore, TestCaseErr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
 
     /// Proofs from a tree in a store, whose leaves' values are read by key,
     /// give the model's values (present, updated, deleted or never
