@@ -29,11 +29,10 @@ use ledger_apps::claims::{
     claim_key, claim_tag_key, Claim, ClaimStatus, Claims, Operation, Role, Tag,
 };
 use ledger_core::machine::Receipt;
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::BlockContext;
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const CHAIN: u64 = 17;
 const DAY_MS: u64 = 86_400_000;
@@ -523,7 +522,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(48, file!()))]
 
     #[test]
     fn claims_follow_the_rules_of_the_model(

@@ -25,10 +25,9 @@ use ledger_apps::notary::{self, Anchor};
 use ledger_apps::provenance::{self, CustodyStep, Need, Shipment, MAX_TEXT_BYTES};
 use ledger_apps::transfers::{self, MAX_MEMO_BYTES, MIN_MEMO_BYTES};
 use ledger_apps::EncodeError;
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::{Hash, PublicKey};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 // ---------------------------------------------------------------- generators
 
@@ -315,7 +314,7 @@ fn provenance_verdict(operation: &provenance::Operation) -> Result<usize, Encode
 // --------------------------------------------------------------- properties
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256, file!()))]
 
     #[test]
     fn transfers_values_roundtrip_or_are_refused(operation in transfers_operation()) {
@@ -837,7 +836,7 @@ fn issuer() -> impl Strategy<Value = claims::Issuer> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256, file!()))]
 
     #[test]
     fn claims_values_roundtrip_or_are_refused(operation in claims_operation()) {

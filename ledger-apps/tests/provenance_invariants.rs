@@ -21,11 +21,10 @@ use ledger_apps::provenance::{
     need_key, shipment_key, trail_key, CustodyStep, Need, Operation, Provenance, Shipment,
 };
 use ledger_core::machine::Receipt;
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::BlockContext;
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const CHAIN: u64 = 3;
 
@@ -140,7 +139,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(48, file!()))]
 
     #[test]
     fn custody_invariants_hold(actions in prop::collection::vec(arb_action(), 1..120)) {

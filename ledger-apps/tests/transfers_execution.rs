@@ -15,14 +15,13 @@ use common::MapState;
 use ed25519_dalek::SigningKey;
 use ledger_apps::transfers::{balance_key, Operation, Transfers, INSUFFICIENT_FUNDS};
 use ledger_core::machine::Receipt;
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::{
     execute_transactions, nonce_position, BlockContext, ExecutedBlock, ExecutionError,
     InvalidTransactions,
 };
 use ledger_core::{Hash, PublicKey, Transaction};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const CHAIN: u64 = 9;
 
@@ -60,7 +59,7 @@ fn run(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(64, file!()))]
 
     #[test]
     fn supply_is_conserved_and_failures_touch_only_nonces(

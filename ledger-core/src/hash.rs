@@ -244,12 +244,11 @@ pub fn hash_parts(domain: Domain, parts: &[&[u8]]) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::test_seed;
+    use crate::testing::proptest_config;
     use proptest::prelude::*;
-    use proptest::test_runner::RngSeed;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+        #![proptest_config(proptest_config(256, file!()))]
 
         /// The word-wise order is the bytes' order; equal hashes hash alike.
         #[test]

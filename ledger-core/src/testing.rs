@@ -385,6 +385,17 @@ fn seed_from(variable: Option<&str>, test: &str) -> u64 {
     }
 }
 
+/// proptest's configuration for a property test of `cases` cases whose
+/// seed is [`test_seed`]`(test)` (pass `file!()`): every proptest block of
+/// the workspace uses it, so every failure prints the seed that repeats it.
+pub fn proptest_config(cases: u32, test: &str) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(test_seed(test)),
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// A decoder of stored bytes that says whether it accepted them.
 pub type RecordDecoder = fn(&[u8]) -> bool;
 
@@ -458,6 +469,16 @@ mod tests {
     #[should_panic(expected = "is not a u64 seed")]
     fn a_seed_that_is_not_a_number_stops_the_test() {
         seed_from(Some("forty-two"), "t");
+    }
+
+    #[test]
+    fn the_config_carries_the_cases_and_the_named_seed() {
+        let config = proptest_config(17, "t");
+        assert_eq!(config.cases, 17);
+        assert!(matches!(
+            config.rng_seed,
+            proptest::test_runner::RngSeed::Fixed(_)
+        ));
     }
 
     /// What printing the seed relies on: proptest given the same fixed

@@ -39,10 +39,9 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ledger_core::checkpoint::{Checkpoint, Note, Policy, SignatureType, SignerKey, VerifierKey};
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::{key_id, verify_checkpoint};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use signed_note::{
     Note as TheirNote, Signer as _, StandardSigner, StandardVerifier, Verifier as _, VerifierList,
 };
@@ -349,7 +348,7 @@ fn note_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2_000, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(2_000, file!()))]
 
     /// On bodies made of edge pieces, both parsers agree on the verdict
     /// and, when they accept, on the fields.

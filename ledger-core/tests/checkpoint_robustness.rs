@@ -11,10 +11,9 @@
 )]
 
 use ledger_core::checkpoint::{Checkpoint, Note, Policy, SignatureType, SignerKey, VerifierKey};
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::verify_checkpoint;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const ORIGIN: &str = "fuzz.example/log";
 
@@ -129,7 +128,7 @@ fn token() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3_000, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(3_000, file!()))]
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -9,12 +9,11 @@
 )]
 
 use bytes::Bytes;
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::{
     Block, BlockHeader, Hash, PublicKey, Signature, Transaction, BLOCK_FORMAT_VERSION,
 };
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 fn arb_hash() -> impl Strategy<Value = Hash> {
     any::<[u8; 32]>().prop_map(Hash)
@@ -78,7 +77,7 @@ fn arb_block() -> impl Strategy<Value = Block> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(512, file!()))]
 
     #[test]
     fn tx_roundtrip(tx in arb_tx()) {

@@ -21,10 +21,9 @@ use ledger_core::merkle::{ConsistencyProof, InclusionProof, MAX_PROOF_HASHES};
 use ledger_core::state_tree::{
     Child, InternalNode, MemoryStateTree, NibblePath, Node, NodeKey, Slots, StateProof, StateUpdate,
 };
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::{BlockHeader, Event, Events, Failure, Hash, Receipt, BLOCK_FORMAT_VERSION};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 fn arb_hash() -> impl Strategy<Value = Hash> {
     any::<[u8; 32]>().prop_map(Hash)
@@ -164,7 +163,7 @@ fn mutations(bytes: &[u8], seed: u64) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256, file!()))]
 
     #[test]
     fn receipts(receipt in arb_receipt(), seed in any::<u64>()) {

@@ -14,13 +14,11 @@
 mod common;
 
 use common::{app, apply_all, build_chain, config, keys, minted, public, total_supply};
-use ledger_core::testing::{account_key, test_seed};
+use ledger_core::testing::{account_key, proptest_config};
 use ledger_core::{
     verify_block_in_history, Block, BlockHeader, Column, Durability, Failure, Hash, Ledger,
     LedgerError, MemStore, Receipt, Signature, Store, StoreRead,
 };
-use proptest::prelude::ProptestConfig;
-use proptest::test_runner::RngSeed;
 
 fn replicas_agree(seed: u64, blocks: u64) {
     let (chain, proposer) = build_chain(MemStore::new(), blocks, seed);
@@ -39,7 +37,7 @@ fn replicas_agree(seed: u64, blocks: u64) {
 }
 
 proptest::proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(8, file!()))]
 
     /// A replica that applies the proposer's blocks, and one that reopens
     /// its store between any two blocks, reach identical heads and roots.

@@ -15,10 +15,9 @@
 use ledger_core::merkle::{
     merkle_root, verify_consistency, verify_inclusion, ConsistencyProof, InclusionProof,
 };
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::Hash;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const LEAF: &str = "ledger-core v1 merkle leaf";
 const NODE: &str = "ledger-core v1 merkle node";
@@ -92,7 +91,7 @@ fn arb_leaves() -> impl Strategy<Value = Vec<Hash>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(48, file!()))]
 
     #[test]
     fn roots_and_proofs_match_reference(leaves in arb_leaves(), pick in any::<u64>()) {

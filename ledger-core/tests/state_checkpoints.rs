@@ -26,13 +26,12 @@ use std::time::Duration;
 use common::slow_store::{Slow, SlowStore};
 use common::{app, build_chain, config, keys, public};
 use ledger_core::store::Fault;
-use ledger_core::testing::{account_key, test_seed, ScriptedApp};
+use ledger_core::testing::{account_key, proptest_config, ScriptedApp};
 use ledger_core::{
     Block, Column, Durability, FaultyStore, Ledger, LedgerConfig, LedgerError, MemStore, Store,
     WriteBatch,
 };
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const BLOCKS: u64 = 12;
 
@@ -112,7 +111,7 @@ fn open(store: MemStore, config: &LedgerConfig) -> Ledger<FaultyStore, ScriptedA
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(48, file!()))]
 
     #[test]
     fn checkpointed_ledger_answers_like_the_reference(

@@ -14,10 +14,9 @@ use ledger_core::state_tree::{
     StateUpdate, StoredStateTree,
 };
 use ledger_core::store::{Column, Durability, MemStore, Store, WriteBatch};
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::Hash;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 type Model = BTreeMap<Hash, Bytes>;
 
@@ -86,7 +85,7 @@ fn check_version(tree: &MemoryStateTree, version: u64, model: &Model) -> Result<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(64, file!()))]
 
     #[test]
     fn tree_matches_model_across_versions(batches in prop::collection::vec(arb_batch(), 1..12)) {
@@ -162,7 +161,7 @@ fn stored_versions(batches: &[Vec<StateUpdate>]) -> Result<MemStore, TestCaseErr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(48, file!()))]
 
     /// Proofs from a tree in a store, whose leaves' values are read by key,
     /// give the model's values (present, updated, deleted or never

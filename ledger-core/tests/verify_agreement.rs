@@ -16,13 +16,12 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
 use ed25519_dalek::{Signer, SigningKey};
-use ledger_core::testing::test_seed;
+use ledger_core::testing::proptest_config;
 use ledger_core::verify::{
     verify_single, SignatureItem, SignatureVerifier, VerifierConfig, VerifyError,
 };
 use ledger_core::{hash, Domain, Hash, PublicKey, Signature};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use sha2::{Digest, Sha512};
 
 /// ℓ, little-endian.
@@ -273,7 +272,7 @@ fn run_batches(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(12, file!()))]
 
     #[test]
     fn batches_agree_with_single_under_any_grouping(seed in any::<u64>(), chunk in 1usize..300, threads in 1usize..3) {
@@ -396,7 +395,7 @@ fn repeated_signer_cases_agree_with_independent_zip215() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(12, file!()))]
 
     #[test]
     fn batches_of_one_repeated_signer_agree_with_single(seed in any::<u64>(), chunk in 1usize..200, threads in 1usize..3, keys in 1usize..6) {

@@ -18,13 +18,12 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use ledger_core::limits::{MAX_STATE_KEY_BYTES, MAX_WITNESSED_PROOF_BYTES};
-use ledger_core::testing::{key, sign, test_seed, Op, ScriptedApp};
+use ledger_core::testing::{key, proptest_config, sign, Op, ScriptedApp};
 use ledger_core::{
     DecodeError, Ledger, LedgerConfig, Limit, MemStore, PublicKey, WitnessedProof,
     WitnessedProofDecodeError, WitnessedRecord,
 };
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const CHAIN: u64 = 9;
 const BLOCKS: u64 = 3;
@@ -265,7 +264,7 @@ fn fuzz_corpus_replays_without_panic() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(256, file!()))]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

@@ -2,11 +2,10 @@
 //! per input on any CPU, the AVX2 path where the CPU has AVX2.
 
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 use super::*;
 use crate::hash::{Domain, Hash};
-use crate::testing::test_seed;
+use crate::testing::proptest_config;
 
 /// The AVX2 path, if this CPU has it (`None`: skipped).
 fn avx2(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]]) -> Option<Vec<[u8; 32]>> {
@@ -114,7 +113,7 @@ fn perfect_roots_in_one_pass_equal_the_reference() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, rng_seed: RngSeed::Fixed(test_seed(file!())), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(128, file!()))]
 
     /// Random inputs, counts that are and are not multiples of the lane
     /// counts, 32- and 64-byte blocks (and any other length), both contexts.
