@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::node::{Child, InternalNode, NibblePath, Node, NodeKey, Slots};
-use super::{key_nibble, value_hash, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
+use super::{key_nibble, leaf_hashes, StateTreeError, StateTreeReader, EMPTY_SUBTREE, KEY_NIBBLES};
 use crate::hash::Hash;
 use crate::value::StateValue;
 
@@ -84,10 +84,36 @@ impl StateTreeWrites {
 /// parallel branch.
 type SubtreeResult = (usize, Option<Child>, StateTreeWrites);
 
-/// An update with its value hash computed (in parallel, up front).
+/// Updates whose leaf hashes are computed together, as one task.
+const LEAF_HASH_CHUNK: usize = 1_024;
+
+/// An update with its new leaf's hash computed (in parallel, up front).
 struct PreparedUpdate<'a> {
     position: Hash,
+    /// The new value and the hash of its leaf (`leaf_hash(position,
+    /// value_hash(value))`).
     value: Option<(&'a StateValue, Hash)>,
+}
+
+/// The updates of `chunk` with their leaf hashes, computed in bulk
+/// ([`leaf_hashes`]).
+fn prepare(chunk: &[StateUpdate]) -> Vec<PreparedUpdate<'_>> {
+    let leaves: Vec<(Hash, &[u8])> = chunk
+        .iter()
+        .filter_map(|update| Some((update.position, update.value.as_deref()?)))
+        .collect();
+    let mut hashes = leaf_hashes(&leaves).into_iter();
+    chunk
+        .iter()
+        .map(|update| PreparedUpdate {
+            position: update.position,
+            // One hash per present value, in order.
+            value: update
+                .value
+                .as_ref()
+                .map(|value| (value, hashes.next().unwrap_or(Hash::ZERO))),
+        })
+        .collect()
 }
 
 struct Context<'r, R: ?Sized> {
@@ -116,15 +142,8 @@ pub fn apply_updates<R: StateTreeReader + ?Sized>(
         return Err(StateTreeError::UnsortedUpdates { index: index + 1 });
     }
     let prepared: Vec<PreparedUpdate<'_>> = updates
-        .par_iter()
-        .with_min_len(64)
-        .map(|update| PreparedUpdate {
-            position: update.position,
-            value: update
-                .value
-                .as_ref()
-                .map(|value| (value, value_hash(value))),
-        })
+        .par_chunks(LEAF_HASH_CHUNK)
+        .flat_map_iter(prepare)
         .collect();
 
     let context = Context { reader, version };
@@ -352,7 +371,11 @@ fn merge_leaves<R: StateTreeReader + ?Sized>(
         }
         if let Some((value, hash)) = update.value {
             out.values.push((update.position, Some(value.clone())));
-            leaves.push(Child::leaf(update.position, context.version, &hash));
+            leaves.push(Child::Leaf {
+                position: update.position,
+                version: context.version,
+                hash,
+            });
         }
     }
     if let Some((_, _, Some(child))) = existing_leaf {
