@@ -131,70 +131,33 @@ static VALUE_KEY_WORDS: LazyLock<[u32; 8]> =
 static LEAF_KEY_WORDS: LazyLock<[u32; 8]> =
     LazyLock::new(|| lanes::key_words(Domain::StateLeaf.context_key()));
 
-/// Bytes of a value whose hash is one blake3 block, the most [`leaf_hashes`]
-/// hashes many at a time; a longer value is hashed alone.
-const ONE_BLOCK_VALUE_BYTES: usize = 64;
-
 /// [`leaf_hash`]`(position, `[`value_hash`]`(value))` of each pair, in bulk.
 ///
-/// Every leaf hash is one blake3 block (two hashes), and so is the value
-/// hash of a value of up to 64 bytes: they are compressed many at a time
-/// ([`lanes::hash_blocks`], which takes inputs of one length per call, so
-/// the values are grouped by length). An update of 10,000 transfers hashes
-/// about 20,000 leaves; one `blake3` call each costs several times a lane.
+/// Every leaf hash is one blake3 block, and so is the value hash of a value
+/// of up to 64 bytes: they are compressed many at a time
+/// ([`lanes::hash_each`], [`lanes::hash_blocks`]). An update of 10,000
+/// transfers hashes about 20,000 leaves; one `blake3` call each costs
+/// several times a lane.
 pub fn leaf_hashes(leaves: &[(Hash, &[u8])]) -> Vec<Hash> {
-    let mut value_hashes = vec![[0u8; HASH_BYTES]; leaves.len()];
-    // Indices of the values of each length from 1 to 64 (the empty value
-    // and longer ones are hashed alone).
-    let mut by_length: Vec<Vec<usize>> = vec![Vec::new(); ONE_BLOCK_VALUE_BYTES + 1];
-    for (index, (_, value)) in leaves.iter().enumerate() {
-        match by_length.get_mut(value.len()) {
-            Some(group) if !value.is_empty() => group.push(index),
-            _ => {
-                if let Some(out) = value_hashes.get_mut(index) {
-                    *out = value_hash(value).0;
-                }
-            }
-        }
-    }
-    let mut blocks: Vec<[u8; 64]> = Vec::new();
-    let mut hashes: Vec<[u8; HASH_BYTES]> = Vec::new();
-    for (length, group) in by_length.iter().enumerate() {
-        if group.is_empty() {
-            continue;
-        }
-        blocks.clear();
-        blocks.extend(group.iter().map(|&index| {
-            let mut block = [0u8; 64];
-            if let (Some(head), Some((_, value))) = (block.get_mut(..length), leaves.get(index)) {
-                head.copy_from_slice(value);
-            }
+    let values: Vec<&[u8]> = leaves.iter().map(|(_, value)| *value).collect();
+    let value_hashes = lanes::hash_each(&VALUE_KEY_WORDS, &[], &values);
+    let blocks: Vec<[u8; lanes::BLOCK_BYTES]> = leaves
+        .iter()
+        .zip(&value_hashes)
+        .map(|((position, _), value_hash)| {
+            let mut block = [0u8; lanes::BLOCK_BYTES];
+            block[..HASH_BYTES].copy_from_slice(position.as_bytes());
+            block[HASH_BYTES..].copy_from_slice(value_hash.as_bytes());
             block
-        }));
-        hashes.clear();
-        hashes.resize(group.len(), [0; HASH_BYTES]);
-        // `length` is at most 64.
-        lanes::hash_blocks(&VALUE_KEY_WORDS, length as u32, &blocks, &mut hashes);
-        for (&index, hash) in group.iter().zip(&hashes) {
-            if let Some(out) = value_hashes.get_mut(index) {
-                *out = *hash;
-            }
-        }
-    }
-    blocks.clear();
-    blocks.extend(
-        leaves
-            .iter()
-            .zip(&value_hashes)
-            .map(|((position, _), value_hash)| {
-                let mut block = [0u8; 64];
-                block[..HASH_BYTES].copy_from_slice(position.as_bytes());
-                block[HASH_BYTES..].copy_from_slice(value_hash);
-                block
-            }),
-    );
+        })
+        .collect();
     let mut out = vec![[0u8; HASH_BYTES]; leaves.len()];
-    lanes::hash_blocks(&LEAF_KEY_WORDS, 64, &blocks, &mut out);
+    lanes::hash_blocks(
+        &LEAF_KEY_WORDS,
+        lanes::BLOCK_BYTES as u32,
+        &blocks,
+        &mut out,
+    );
     out.into_iter().map(Hash).collect()
 }
 

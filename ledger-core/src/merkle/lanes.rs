@@ -235,6 +235,71 @@ pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs:
     hash_blocks_one_by_one(key, block_len, inputs, outputs);
 }
 
+/// Bytes of one blake3 block: the longest input [`hash_blocks`] takes.
+pub const BLOCK_BYTES: usize = 64;
+
+/// The derive-key hash of `prefix ‖ input` for each input, with `key` (a
+/// context key's words): `blake3::derive_key(context, prefix ‖ input)`.
+///
+/// Inputs of one block (1 to 64 bytes with the prefix) are hashed many at
+/// a time, grouped by length ([`hash_blocks`] takes one length per call);
+/// the empty input and longer ones take one `blake3` call each.
+pub fn hash_each(key: &[u32; 8], prefix: &[u8], inputs: &[&[u8]]) -> Vec<Hash> {
+    let mut out = vec![Hash::ZERO; inputs.len()];
+    // Indices of the inputs of each length (prefix included), 1 to 64.
+    let mut by_length: Vec<Vec<usize>> = vec![Vec::new(); BLOCK_BYTES + 1];
+    for (index, (input, hash)) in inputs.iter().zip(out.iter_mut()).enumerate() {
+        let length = prefix.len().saturating_add(input.len());
+        match by_length.get_mut(length) {
+            Some(group) if length > 0 => group.push(index),
+            _ => *hash = hash_one(key, prefix, input),
+        }
+    }
+    let mut blocks: Vec<[u8; BLOCK_BYTES]> = Vec::new();
+    let mut hashes: Vec<[u8; 32]> = Vec::new();
+    for (length, group) in by_length.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        blocks.clear();
+        blocks.extend(group.iter().map(|&index| {
+            let mut block = [0u8; BLOCK_BYTES];
+            let input = inputs.get(index).copied().unwrap_or_default();
+            for (byte, from) in block.iter_mut().zip(prefix.iter().chain(input)) {
+                *byte = *from;
+            }
+            block
+        }));
+        hashes.clear();
+        hashes.resize(group.len(), [0; 32]);
+        // `length` is at most `BLOCK_BYTES`.
+        hash_blocks(key, length as u32, &blocks, &mut hashes);
+        for (&index, hash) in group.iter().zip(&hashes) {
+            if let Some(out) = out.get_mut(index) {
+                *out = Hash(*hash);
+            }
+        }
+    }
+    out
+}
+
+/// `blake3::derive_key` of `prefix ‖ input` under `key`, one call.
+fn hash_one(key: &[u32; 8], prefix: &[u8], input: &[u8]) -> Hash {
+    let mut hasher =
+        <blake3::Hasher as blake3::hazmat::HasherExt>::new_from_context_key(&key_bytes(key));
+    hasher.update(prefix);
+    hasher.update(input);
+    Hash(*hasher.finalize().as_bytes())
+}
+
+fn key_bytes(key: &[u32; 8]) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(key) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    bytes
+}
+
 /// The root of the perfect tree over `leaves` (32-byte leaf data, their
 /// number a power of two of at least eight) hashed in one pass, leaves
 /// included, where the CPU has AVX2; `None` elsewhere or for other numbers.
@@ -257,10 +322,7 @@ fn hash_blocks_one_by_one(
     inputs: &[[u8; 64]],
     outputs: &mut [[u8; 32]],
 ) {
-    let mut key_bytes = [0u8; 32];
-    for (chunk, word) in key_bytes.chunks_exact_mut(4).zip(key) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
+    let key_bytes = key_bytes(key);
     let len = (block_len as usize).min(64);
     for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
         let mut hasher =

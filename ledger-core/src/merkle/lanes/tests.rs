@@ -152,3 +152,33 @@ proptest! {
         }
     }
 }
+
+/// `hash_each` against `derive_key` of prefix ‖ input: every length from
+/// empty to past one block, interleaved, with and without a prefix, more
+/// than a vector's worth of some lengths.
+#[test]
+fn hash_each_is_derive_key_of_prefix_and_input() {
+    let inputs: Vec<Vec<u8>> = (0..300usize)
+        .map(|i| (0..(i * 13) % 100).map(|j| (i + 7 * j) as u8).collect())
+        .collect();
+    let inputs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+    let domain = Domain::StateKey;
+    let key = key_words(domain.context_key());
+    for prefix in [&b""[..], b"\x01", b"a longer prefix"] {
+        let expected: Vec<Hash> = inputs
+            .iter()
+            .map(|input| {
+                Hash(blake3::derive_key(
+                    domain.context(),
+                    &[prefix, input].concat(),
+                ))
+            })
+            .collect();
+        assert_eq!(
+            hash_each(&key, prefix, &inputs),
+            expected,
+            "prefix {prefix:?}"
+        );
+    }
+    assert!(hash_each(&key, b"\x01", &[]).is_empty());
+}
