@@ -239,18 +239,18 @@ mod tests {
 
     #[test]
     fn bulk_leaf_hashes_equal_one_by_one() {
-        // Every length a lane takes (1 to 64), the empty value and longer
-        // ones hashed alone, interleaved, and more than a vector's worth of
-        // some lengths.
-        let values: Vec<Vec<u8>> = (0..400usize)
+        // Every length from the empty value to past one block (0 to 90),
+        // interleaved, and one length (8) in full vectors.
+        let values: Vec<Vec<u8>> = (0..600usize)
             .map(|i| {
-                let len = match i % 5 {
+                let len = match i % 3 {
                     0 => 8,
-                    _ => (i * 7) % 90,
+                    _ => i % 91,
                 };
                 (0..len).map(|j| (i * 31 + j) as u8).collect()
             })
             .collect();
+        assert!(values.iter().any(Vec::is_empty));
         let leaves: Vec<(Hash, &[u8])> = values
             .iter()
             .enumerate()

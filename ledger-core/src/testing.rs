@@ -389,9 +389,15 @@ fn seed_from(variable: Option<&str>, test: &str) -> u64 {
 /// seed is [`test_seed`]`(test)` (pass `file!()`): every proptest block of
 /// the workspace uses it, so every failure prints the seed that repeats it.
 pub fn proptest_config(cases: u32, test: &str) -> proptest::test_runner::Config {
+    config_with_seed(cases, test_seed(test))
+}
+
+/// proptest's default configuration with `cases` cases and the fixed seed
+/// `seed`.
+fn config_with_seed(cases: u32, seed: u64) -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(test_seed(test)),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
         ..proptest::test_runner::Config::default()
     }
 }
@@ -472,12 +478,18 @@ mod tests {
     }
 
     #[test]
-    fn the_config_carries_the_cases_and_the_named_seed() {
-        let config = proptest_config(17, "t");
+    fn the_config_carries_the_cases_and_the_seed_and_keeps_the_defaults() {
+        use proptest::test_runner::{Config, RngSeed};
+        let config = config_with_seed(17, 42);
         assert_eq!(config.cases, 17);
+        assert_eq!(config.rng_seed, RngSeed::Fixed(42));
+        let defaults = Config::default();
+        assert_eq!(config.max_shrink_iters, defaults.max_shrink_iters);
+        assert_eq!(config.max_global_rejects, defaults.max_global_rejects);
+        assert_eq!(config.timeout, defaults.timeout);
         assert!(matches!(
-            config.rng_seed,
-            proptest::test_runner::RngSeed::Fixed(_)
+            proptest_config(3, "t").rng_seed,
+            RngSeed::Fixed(_)
         ));
     }
 

@@ -238,12 +238,17 @@ pub fn hash_blocks(key: &[u32; 8], block_len: u32, inputs: &[[u8; 64]], outputs:
 /// Bytes of one blake3 block: the longest input [`hash_blocks`] takes.
 pub const BLOCK_BYTES: usize = 64;
 
+/// Inputs of one length fewer than this are hashed one call each by
+/// [`hash_each`]: a vector of lanes costs as much as several calls.
+const FEWEST_FOR_LANES: usize = 4;
+
 /// The derive-key hash of `prefix ‖ input` for each input, with `key` (a
 /// context key's words): `blake3::derive_key(context, prefix ‖ input)`.
 ///
 /// Inputs of one block (1 to 64 bytes with the prefix) are hashed many at
 /// a time, grouped by length ([`hash_blocks`] takes one length per call);
-/// the empty input and longer ones take one `blake3` call each.
+/// the empty input, longer ones and lengths with fewer than
+/// `FEWEST_FOR_LANES` inputs take one `blake3` call each.
 pub fn hash_each(key: &[u32; 8], prefix: &[u8], inputs: &[&[u8]]) -> Vec<Hash> {
     let mut out = vec![Hash::ZERO; inputs.len()];
     // Indices of the inputs of each length (prefix included), 1 to 64.
@@ -258,7 +263,12 @@ pub fn hash_each(key: &[u32; 8], prefix: &[u8], inputs: &[&[u8]]) -> Vec<Hash> {
     let mut blocks: Vec<[u8; BLOCK_BYTES]> = Vec::new();
     let mut hashes: Vec<[u8; 32]> = Vec::new();
     for (length, group) in by_length.iter().enumerate() {
-        if group.is_empty() {
+        if group.len() < FEWEST_FOR_LANES {
+            for &index in group {
+                if let (Some(out), Some(input)) = (out.get_mut(index), inputs.get(index)) {
+                    *out = hash_one(key, prefix, input);
+                }
+            }
             continue;
         }
         blocks.clear();

@@ -102,7 +102,9 @@ fn prepare(chunk: &[StateUpdate]) -> Vec<PreparedUpdate<'_>> {
         .iter()
         .filter_map(|update| Some((update.position, update.value.as_deref()?)))
         .collect();
-    let mut hashes = leaf_hashes(&leaves).into_iter();
+    let hashes = leaf_hashes(&leaves);
+    debug_assert_eq!(hashes.len(), leaves.len(), "one leaf hash per value");
+    let mut hashes = hashes.into_iter();
     chunk
         .iter()
         .map(|update| PreparedUpdate {

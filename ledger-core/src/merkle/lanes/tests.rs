@@ -154,13 +154,15 @@ proptest! {
 }
 
 /// `hash_each` against `derive_key` of prefix ‖ input: every length from
-/// empty to past one block, interleaved, with and without a prefix, more
-/// than a vector's worth of some lengths.
+/// empty to past one block, interleaved, with and without a prefix, each
+/// length more than a vector's worth (20 inputs), and a length alone.
 #[test]
 fn hash_each_is_derive_key_of_prefix_and_input() {
-    let inputs: Vec<Vec<u8>> = (0..300usize)
+    let mut inputs: Vec<Vec<u8>> = (0..2_000usize)
         .map(|i| (0..(i * 13) % 100).map(|j| (i + 7 * j) as u8).collect())
         .collect();
+    inputs.push(vec![7; 100]);
+    inputs.push(vec![9; 33]);
     let inputs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     let domain = Domain::StateKey;
     let key = key_words(domain.context_key());
