@@ -251,19 +251,19 @@ const FEWEST_FOR_LANES: usize = 4;
 /// `FEWEST_FOR_LANES` inputs take one `blake3` call each.
 pub fn hash_each(key: &[u32; 8], prefix: &[u8], inputs: &[&[u8]]) -> Vec<Hash> {
     let mut out = vec![Hash::ZERO; inputs.len()];
-    // Indices of the inputs of each length (prefix included), 1 to 64.
+    // Indices of the inputs of each length (prefix included), 0 to 64.
     let mut by_length: Vec<Vec<usize>> = vec![Vec::new(); BLOCK_BYTES + 1];
     for (index, (input, hash)) in inputs.iter().zip(out.iter_mut()).enumerate() {
         let length = prefix.len().saturating_add(input.len());
         match by_length.get_mut(length) {
-            Some(group) if length > 0 => group.push(index),
-            _ => *hash = hash_one(key, prefix, input),
+            Some(group) => group.push(index),
+            None => *hash = hash_one(key, prefix, input),
         }
     }
     let mut blocks: Vec<[u8; BLOCK_BYTES]> = Vec::new();
     let mut hashes: Vec<[u8; 32]> = Vec::new();
     for (length, group) in by_length.iter().enumerate() {
-        if group.len() < FEWEST_FOR_LANES {
+        if length == 0 || group.len() < FEWEST_FOR_LANES {
             for &index in group {
                 if let (Some(out), Some(input)) = (out.get_mut(index), inputs.get(index)) {
                     *out = hash_one(key, prefix, input);
@@ -275,8 +275,13 @@ pub fn hash_each(key: &[u32; 8], prefix: &[u8], inputs: &[&[u8]]) -> Vec<Hash> {
         blocks.extend(group.iter().map(|&index| {
             let mut block = [0u8; BLOCK_BYTES];
             let input = inputs.get(index).copied().unwrap_or_default();
-            for (byte, from) in block.iter_mut().zip(prefix.iter().chain(input)) {
-                *byte = *from;
+            // Prefix and input fill `length` bytes, at most the block.
+            if let Some((head, tail)) = block
+                .get_mut(..length)
+                .map(|b| b.split_at_mut(prefix.len().min(length)))
+            {
+                head.copy_from_slice(prefix);
+                tail.copy_from_slice(input);
             }
             block
         }));

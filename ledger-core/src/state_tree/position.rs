@@ -27,28 +27,12 @@ pub fn nonce_position(sender: &PublicKey) -> Hash {
 static STATE_KEY_WORDS: LazyLock<[u32; 8]> =
     LazyLock::new(|| lanes::key_words(Domain::StateKey.context_key()));
 
-/// Bytes of a nonce position's input: the namespace byte and the key.
-const NONCE_INPUT_BYTES: usize = 33;
-
-/// [`nonce_position`] of each sender, in bulk: every input is one blake3
-/// block, so they are compressed many at a time ([`lanes::hash_blocks`]).
+/// [`nonce_position`] of each sender, in bulk: every input (the namespace
+/// byte and a 32-byte key) is one blake3 block, so they are compressed many
+/// at a time ([`lanes::hash_each`]).
 pub fn nonce_positions<'a>(senders: impl ExactSizeIterator<Item = &'a PublicKey>) -> Vec<Hash> {
-    let blocks: Vec<[u8; 64]> = senders
-        .map(|sender| {
-            let mut block = [0u8; 64];
-            block[0] = NAMESPACE_NONCE;
-            block[1..NONCE_INPUT_BYTES].copy_from_slice(&sender.0);
-            block
-        })
-        .collect();
-    let mut out = vec![[0u8; 32]; blocks.len()];
-    lanes::hash_blocks(
-        &STATE_KEY_WORDS,
-        NONCE_INPUT_BYTES as u32,
-        &blocks,
-        &mut out,
-    );
-    out.into_iter().map(Hash).collect()
+    let keys: Vec<&[u8]> = senders.map(|sender| sender.0.as_slice()).collect();
+    lanes::hash_each(&STATE_KEY_WORDS, &[NAMESPACE_NONCE], &keys)
 }
 
 #[cfg(test)]
